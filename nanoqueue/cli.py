@@ -1,0 +1,67 @@
+"""The nanoqueue command line: serve, check-data."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from nanoqueue import config as config_module
+from nanoqueue import log
+from nanoqueue.errors import ConfigError, NanoqueueError
+
+
+@click.group()
+@click.version_option(package_name="nanoqueue")
+def main() -> None:
+    """nanoqueue: a single-node message queue with Amazon SQS semantics."""
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config file; without it the built-in defaults apply.",
+)
+@click.option("--host", help="Address to listen on (server.host).")
+@click.option("--port", type=int, help="TCP port to listen on; 0 picks a free one (server.port).")
+@click.option("--data-dir", help="Directory for the log and snapshots (storage.data_dir).")
+@click.option(
+    "--log-level",
+    type=click.Choice(config_module.LOG_LEVELS, case_sensitive=False),
+    help="Lowest level of log lines written to standard error (server.log_level).",
+)
+def serve(
+    config_path: Path | None,
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    log_level: str | None,
+) -> None:
+    """Start the server and run until SIGTERM or SIGINT."""
+    from nanoqueue.server import serve as run_server
+
+    try:
+        config = (
+            config_module.load(config_path) if config_path else config_module.Config()
+        )
+        server_changes = {
+            key: value
+            for key, value in (("host", host), ("port", port), ("log_level", log_level))
+            if value is not None
+        }
+        if "log_level" in server_changes:
+            server_changes["log_level"] = server_changes["log_level"].upper()
+        if server_changes:
+            config = config.replace("server", **server_changes)
+        if data_dir is not None:
+            config = config.replace("storage", data_dir=data_dir)
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from exc
+    log.configure(config.server.log_level)
+    try:
+        asyncio.run(run_server(config))
+    except NanoqueueError as exc:
+        raise click.ClickException(exc.message) from exc

@@ -1,0 +1,141 @@
+"""Configuration: one frozen dataclass per TOML section, validated on load."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nanoqueue.errors import ConfigError
+
+FSYNC_POLICIES = ("always", "everysec", "no")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8484
+    # Largest request body accepted, in bytes; SQS's own limit for a batch
+    # is 1 MiB of messages, and JSON framing needs some room on top.
+    max_request_bytes: int = 2 * 1024 * 1024
+    log_level: str = "INFO"
+
+    def validate(self) -> None:
+        _check_range("server.port", self.port, 0, 65535)
+        _check_range("server.max_request_bytes", self.max_request_bytes, 1024, 1 << 30)
+        _check_choice("server.log_level", self.log_level, LOG_LEVELS)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = "data"
+    fsync: str = "always"
+    snapshot_interval_s: float = 300.0
+    snapshot_log_bytes: int = 256 * 1024 * 1024
+
+    def validate(self) -> None:
+        if not isinstance(self.data_dir, str) or not self.data_dir:
+            raise ConfigError("storage.data_dir must be a non-empty path string")
+        _check_choice("storage.fsync", self.fsync, FSYNC_POLICIES)
+        _check_range("storage.snapshot_interval_s", self.snapshot_interval_s, 1, 86400 * 7)
+        _check_range("storage.snapshot_log_bytes", self.snapshot_log_bytes, 1024, 1 << 40)
+
+
+@dataclass(frozen=True)
+class ScriptsConfig:
+    timeout_ms: int = 1000
+    memory_limit_bytes: int = 64 * 1024 * 1024
+
+    def validate(self) -> None:
+        _check_range("scripts.timeout_ms", self.timeout_ms, 1, 60_000)
+        _check_range(
+            "scripts.memory_limit_bytes", self.memory_limit_bytes, 1 << 20, 1 << 34
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+
+    def validate(self) -> None:
+        for section in dataclasses.fields(self):
+            value = getattr(self, section.name)
+            if hasattr(value, "validate"):
+                value.validate()
+
+    def replace(self, section: str, **changes: Any) -> Config:
+        """Return a copy with fields of `section` changed, validated."""
+        updated = dataclasses.replace(getattr(self, section), **changes)
+        config = dataclasses.replace(self, **{section: updated})
+        config.validate()
+        return config
+
+
+def _check_choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(
+            f"{key} is {value!r}; allowed values are {', '.join(map(repr, allowed))}"
+        )
+
+
+def _check_range(key: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key} must be a number from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{key} is {value}; it must be from {low} to {high}")
+
+
+def _section(cls: type[Any], name: str, table: object) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table, got {type(table).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        spec = known.get(key)
+        if spec is None:
+            raise ConfigError(
+                f"unknown key {name}.{key}; known keys are {', '.join(sorted(known))}"
+            )
+        default = spec.default
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if default is not dataclasses.MISSING and not isinstance(value, type(default)):
+            raise ConfigError(
+                f"{name}.{key} must be of type {type(default).__name__}, got {value!r}"
+            )
+        values[key] = value
+    return cls(**values)
+
+
+def from_mapping(data: dict[str, Any]) -> Config:
+    """Build and validate a Config from parsed TOML."""
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    values: dict[str, Any] = {}
+    for name, table in data.items():
+        spec = sections.get(name)
+        if spec is None:
+            raise ConfigError(
+                f"unknown section [{name}]; known sections are {', '.join(sorted(sections))}"
+            )
+        section_type = spec.default_factory  # type: ignore[misc]
+        values[name] = _section(section_type, name, table)
+    config = Config(**values)
+    config.validate()
+    return config
+
+
+def load(path: str | Path) -> Config:
+    """Read a TOML config file; raises ConfigError naming the bad key."""
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {str(path)!r} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+    return from_mapping(data)

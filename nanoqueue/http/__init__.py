@@ -1,0 +1,1 @@
+"""HTTP front ends: native JSON API, MemDB script API and SQS protocols."""

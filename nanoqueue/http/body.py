@@ -1,0 +1,78 @@
+"""Reading and checking JSON request bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from nanoqueue.errors import InvalidRequest
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """Parse the body as a JSON object; an empty body is an empty object."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            f"request body must be a JSON object, got {json_type(body)}"
+        )
+    return body
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def require_string(body: dict[str, Any], field: str) -> str:
+    if field not in body:
+        raise InvalidRequest(f"missing field {field!r}: it must be a string")
+    value = body[field]
+    if not isinstance(value, str):
+        raise InvalidRequest(f"field {field!r} must be a string, got {json_type(value)}")
+    return value
+
+
+def optional_array(body: dict[str, Any], field: str) -> list[Any]:
+    """Return `field` as a list of strings and numbers; absent means empty."""
+    value = body.get(field, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"field {field!r} must be an array, got {json_type(value)}")
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise InvalidRequest(
+                f"{field}[{index}] must be a string or a number, got {json_type(item)}"
+            )
+    return value
+
+
+def reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown field {unknown[0]!r}; allowed fields are {', '.join(sorted(allowed))}"
+        )
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=orjson.dumps(data), content_type="application/json"
+    )

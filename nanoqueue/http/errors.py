@@ -1,0 +1,97 @@
+"""HTTP status of each error class, and the middleware that renders errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from nanoqueue import errors
+
+logger = logging.getLogger(__name__)
+
+# The nearest class in an error's MRO decides its status.
+STATUS: dict[type[errors.NanoqueueError], int] = {
+    errors.NanoqueueError: 500,
+    errors.ConfigError: 500,
+    errors.InvalidRequest: 400,
+    errors.StoreError: 400,
+    errors.NoSuchStructure: 404,
+    errors.StructureExists: 409,
+    errors.ScriptError: 400,
+    errors.ScriptTimeout: 400,
+    errors.ScriptMemoryLimit: 400,
+    errors.NoScript: 404,
+    errors.StorageError: 500,
+    errors.QueueError: 400,
+}
+
+
+class RequestTooLarge(errors.InvalidRequest):
+    code = "RequestTooLarge"
+
+
+STATUS[RequestTooLarge] = 413
+
+
+def status_of(error: errors.NanoqueueError) -> int:
+    """Return the HTTP status for `error`, from the nearest class in STATUS."""
+    status = getattr(error, "status", None)
+    if isinstance(status, int):
+        return status
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def error_body(error: errors.NanoqueueError) -> dict[str, object]:
+    body: dict[str, object] = {"code": error.code, "message": error.message}
+    if isinstance(error, errors.ScriptError):
+        body["rolled_back"] = error.rolled_back
+    return {"error": body}
+
+
+def json_error(status: int, body: dict[str, object]) -> web.Response:
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/json"
+    )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def native_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render NanoqueueError as `{"error": {...}}` and hide unexpected errors.
+
+    A 5xx is logged once with its traceback; its body never carries one.
+    """
+    try:
+        return await handler(request)
+    except errors.NanoqueueError as exc:
+        status = status_of(exc)
+        if status >= 500:
+            logger.error(
+                "%s %s failed: %s", request.method, request.path, exc.message,
+                exc_info=exc,
+            )
+        return json_error(status, error_body(exc))
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            return json_error(
+                413,
+                {"error": {"code": RequestTooLarge.code, "message": exc.text or "request body too large"}},
+            )
+        if exc.status >= 400:
+            code = exc.reason.replace(" ", "")
+            return json_error(exc.status, {"error": {"code": code, "message": exc.reason}})
+        raise
+    except Exception as exc:
+        logger.error("%s %s failed", request.method, request.path, exc_info=exc)
+        return json_error(
+            500,
+            {"error": {"code": "InternalError", "message": "internal error; see the server log"}},
+        )

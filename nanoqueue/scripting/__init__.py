@@ -1,0 +1,1 @@
+"""Lua scripting over MemDB: sandbox, limits, and the engine that runs scripts."""
