@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nanoqueue.errors import ConfigError
+from nanoqueue.errors import ConfigError, QueueError
+from nanoqueue.queues.model import QueueAttributes
 
 FSYNC_POLICIES = ("always", "everysec", "no")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -57,10 +58,22 @@ class ScriptsConfig:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """A queue that `serve` creates at start; attributes have their native-API names."""
+
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+    # Filled from `[[queues]]` tables rather than one table, so from_mapping
+    # reads it with _queue_specs.
+    queues: tuple[QueueSpec, ...] = ()
 
     def validate(self) -> None:
         for section in dataclasses.fields(self):
@@ -112,11 +125,58 @@ def _section(cls: type[Any], name: str, table: object) -> Any:
     return cls(**values)
 
 
+QUEUE_ATTRIBUTE_KEYS = frozenset(f.name for f in dataclasses.fields(QueueAttributes))
+
+
+def _queue_specs(tables: object) -> tuple[QueueSpec, ...]:
+    """Read `[[queues]]`: each table has `name`, optional `tags` and attributes."""
+    if not isinstance(tables, list):
+        raise ConfigError(
+            "queues must be an array of tables, written as [[queues]] headers, "
+            f"got {type(tables).__name__}"
+        )
+    specs: list[QueueSpec] = []
+    seen: set[str] = set()
+    for index, table in enumerate(tables):
+        key = f"queues[{index}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{key} must be a table, got {table!r}")
+        attributes = dict(table)
+        name = attributes.pop("name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{key}.name is missing: give each [[queues]] a name")
+        if name in seen:
+            raise ConfigError(
+                f"{key}.name {name!r} is listed twice; names must be unique"
+            )
+        seen.add(name)
+        tags = attributes.pop("tags", {})
+        if not isinstance(tags, dict) or not all(
+            isinstance(value, str) for value in tags.values()
+        ):
+            raise ConfigError(f"{key}.tags must be a table of strings, got {tags!r}")
+        for attribute, value in attributes.items():
+            if attribute not in QUEUE_ATTRIBUTE_KEYS:
+                raise ConfigError(
+                    f"unknown key {key}.{attribute}; known keys are name, tags, "
+                    + ", ".join(sorted(QUEUE_ATTRIBUTE_KEYS))
+                )
+            try:
+                QueueAttributes.from_mapping({attribute: value})
+            except QueueError as exc:
+                raise ConfigError(f"{key}.{attribute}: {exc.message}") from exc
+        specs.append(QueueSpec(name=name, attributes=attributes, tags=tags))
+    return tuple(specs)
+
+
 def from_mapping(data: dict[str, Any]) -> Config:
     """Build and validate a Config from parsed TOML."""
     sections = {f.name: f for f in dataclasses.fields(Config)}
     values: dict[str, Any] = {}
     for name, table in data.items():
+        if name == "queues":
+            values[name] = _queue_specs(table)
+            continue
         spec = sections.get(name)
         if spec is None:
             raise ConfigError(

@@ -8,8 +8,10 @@ import signal
 
 from aiohttp import web
 
-from nanoqueue.config import Config
+from nanoqueue.config import Config, QueueSpec
 from nanoqueue.http.app import create_app
+from nanoqueue.queues.model import QueueAttributes
+from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
 from nanoqueue.scripting.runtime import ScriptLimits
 
@@ -23,10 +25,61 @@ def script_limits(config: Config) -> ScriptLimits:
     )
 
 
+def dead_letter_queues_first(specs: tuple[QueueSpec, ...]) -> list[QueueSpec]:
+    """Order `specs` so that each dead-letter queue comes before its sources.
+
+    Otherwise the file's order is kept. A chain of dead-letter queues is
+    followed to its end, and a cycle keeps the file's order within it.
+    """
+    by_name = {spec.name: spec for spec in specs}
+    ordered: list[QueueSpec] = []
+    placed: set[str] = set()
+
+    def place(spec: QueueSpec, visiting: set[str]) -> None:
+        if spec.name in placed or spec.name in visiting:
+            return
+        redrive = QueueAttributes.from_mapping(spec.attributes).redrive_policy
+        if redrive is not None and redrive.dead_letter_queue in by_name:
+            place(by_name[redrive.dead_letter_queue], visiting | {spec.name})
+        placed.add(spec.name)
+        ordered.append(spec)
+
+    for spec in specs:
+        place(spec, set())
+    return ordered
+
+
+async def create_configured_queues(
+    queues: QueueService, specs: tuple[QueueSpec, ...]
+) -> None:
+    """Create the queues of `[[queues]]` that do not exist yet.
+
+    Raises QueueAlreadyExists if one exists with different attributes.
+    """
+    for spec in dead_letter_queues_first(specs):
+        _, created = await queues.create_queue(
+            spec.name, spec.attributes, tags=spec.tags or None
+        )
+        extra = {"queue": spec.name}
+        if created:
+            logger.info("created queue %s from the config", spec.name, extra=extra)
+        else:
+            logger.debug("queue %s from the config exists", spec.name, extra=extra)
+
+
 async def serve(config: Config) -> None:
     """Serve until SIGTERM or SIGINT, then stop accepting and finish in-flight requests."""
     engine = ScriptEngine(limits=script_limits(config))
-    app = create_app(config, engine)
+    queues = QueueService(engine)
+    # The retry task starts only now, after recovery, so it never returns
+    # or moves a message that the log would still bring back.
+    await queues.start()
+    try:
+        await create_configured_queues(queues, config.queues)
+    except BaseException:
+        await queues.stop()
+        raise
+    app = create_app(config, engine, queues)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
@@ -42,4 +95,5 @@ async def serve(config: Config) -> None:
     await stop.wait()
     logger.info("stopping: finishing requests in flight")
     await runner.cleanup()
+    await queues.stop()
     logger.info("stopped")

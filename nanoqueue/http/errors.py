@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from nanoqueue import errors
+from nanoqueue.queues import errors as queue_errors
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,19 @@ class RequestTooLarge(errors.InvalidRequest):
 
 
 STATUS[RequestTooLarge] = 413
+
+# Queue errors in the native API; every other QueueError is a 400. The SQS
+# protocols answer 400 for all of them, as Amazon SQS does.
+STATUS.update(
+    {
+        queue_errors.QueueDoesNotExist: 404,
+        queue_errors.ResourceNotFoundException: 404,
+        queue_errors.QueueAlreadyExists: 409,
+        queue_errors.QueueDeletedRecently: 409,
+        queue_errors.PurgeQueueInProgress: 409,
+        queue_errors.MessageNotInflight: 409,
+    }
+)
 
 
 def status_of(error: errors.NanoqueueError) -> int:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from nanoqueue import __version__
 from nanoqueue.http.body import json_response
+from nanoqueue.http.queues_api import spec as queues_spec
 
 routes = web.RouteTableDef()
 
@@ -133,6 +134,10 @@ SCHEMAS: dict[str, Any] = {
         },
     }
 }
+
+
+PATHS.update(queues_spec.PATHS)
+SCHEMAS.update(queues_spec.SCHEMAS)
 
 
 def document() -> dict[str, Any]:
