@@ -65,3 +65,44 @@ def serve(
         asyncio.run(run_server(config))
     except NanoqueueError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+@main.command("check-data")
+@click.argument(
+    "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Cut damaged logs at their last good record, keeping a backup copy "
+    "in DATA_DIR/backup-<UTC time>/.",
+)
+def check_data(data_dir: Path, repair: bool) -> None:
+    """Check the snapshots and logs of DATA_DIR; exit 1 if any is damaged."""
+    from nanoqueue.storage.check import check, repair as repair_files
+    from nanoqueue.storage.recovery import DataDir
+
+    directory = DataDir(data_dir)
+    try:
+        if repair:
+            directory.lock()
+        report = check(directory)
+        for item in report.snapshots + report.logs:
+            click.echo(f"{item.path.name}: {item.detail}")
+        if not report.snapshots and not report.logs:
+            click.echo(f"{data_dir}: no snapshots or logs")
+        if report.damaged and repair:
+            for action in repair_files(directory, report):
+                click.echo(action)
+            click.echo("repaired; start the server to recover from what is left")
+            return
+    except NanoqueueError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        directory.unlock()
+    if report.damaged:
+        click.echo(
+            f"{len(report.damaged)} damaged files; run again with --repair to cut "
+            "the logs at their last good record"
+        )
+        raise SystemExit(1)

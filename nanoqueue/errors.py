@@ -14,6 +14,7 @@
     ├── StorageError             the data directory cannot be read or written
     │   ├── DataDirLocked        another server uses the data directory
     │   ├── LogCorrupted         the append-only log is damaged before its end
+    │   ├── LogWriteFailed       a log write or fsync failed; the change was undone
     │   └── SnapshotInvalid      a snapshot fails its checksum or format check
     └── QueueError               an SQS-level error, named as SQS names it
                                  (see nanoqueue.queues.errors)
@@ -91,6 +92,10 @@ class DataDirLocked(StorageError):
 
 class LogCorrupted(StorageError):
     code = "LogCorrupted"
+
+
+class LogWriteFailed(StorageError):
+    code = "LogWriteFailed"
 
 
 class SnapshotInvalid(StorageError):

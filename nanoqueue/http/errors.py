@@ -26,6 +26,8 @@ STATUS: dict[type[errors.NanoqueueError], int] = {
     errors.ScriptMemoryLimit: 400,
     errors.NoScript: 404,
     errors.StorageError: 500,
+    # A failed log write is undone and the next write tries again.
+    errors.LogWriteFailed: 503,
     errors.QueueError: 400,
 }
 

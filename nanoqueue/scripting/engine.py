@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from nanoqueue.errors import StorageError
 from nanoqueue.scripting.runtime import ScriptLimits, ScriptRuntime
 from nanoqueue.storage import Committed, MemDB
+
+logger = logging.getLogger(__name__)
 
 
 class CommitLog(Protocol):
@@ -21,6 +26,16 @@ class CommitLog(Protocol):
 
     def barrier(self) -> asyncio.Future[None] | None:
         """Return a future that completes once every record so far is durable."""
+
+    def set_failure_handler(self, handler: Callable[[], None]) -> None:
+        """Call `handler` on the event loop after a write to the log fails."""
+
+    def rewind(self, revert: Callable[[Committed], None]) -> int:
+        """Revert every transaction not yet durable, newest first, and fail them.
+
+        Their futures fail with StorageError; later appends write again.
+        Returns how many transactions were reverted.
+        """
 
 
 class ScriptEngine:
@@ -41,6 +56,9 @@ class ScriptEngine:
         self.runtime = ScriptRuntime(self.db, limits)
         self.log = log
         self.lock = asyncio.Lock()
+        self._rewinding: asyncio.Task[None] | None = None
+        if log is not None:
+            log.set_failure_handler(self._on_log_failure)
 
     def register(self, source: str) -> str:
         """Compile `source` once and return the SHA-1 it runs under."""
@@ -73,6 +91,34 @@ class ScriptEngine:
         # nobody is answered with data that a crash could still take back.
         if self.log is None:
             return None
-        if committed.redo:
+        if not committed.redo:
+            return self.log.barrier()
+        try:
             return self.log.append(committed)
-        return self.log.barrier()
+        except StorageError:
+            # Nothing was queued, and this is the newest transaction.
+            self.db.revert(committed)
+            raise
+
+    def _on_log_failure(self) -> None:
+        # Scripts run without awaiting inside the lock, so between two loop
+        # callbacks no transaction is open unless some caller of the lock
+        # awaits mid-transaction; then the rewind waits for the lock.
+        if not self.db.dirty:
+            self._rewind()
+        elif self._rewinding is None:
+            self._rewinding = asyncio.create_task(self._rewind_locked())
+
+    async def _rewind_locked(self) -> None:
+        try:
+            async with self.lock:
+                self._rewind()
+        finally:
+            self._rewinding = None
+
+    def _rewind(self) -> None:
+        assert self.log is not None
+        reverted = self.log.rewind(self.db.revert)
+        logger.error(
+            "log write failed: reverted %d transactions not yet durable", reverted
+        )
