@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from nanoqueue.queues.model import QueueAttributes
 from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
 from nanoqueue.scripting.runtime import ScriptLimits
+from nanoqueue.storage.durability import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +69,27 @@ async def create_configured_queues(
             logger.debug("queue %s from the config exists", spec.name, extra=extra)
 
 
+def open_storage(config: Config) -> Storage:
+    """Lock the data directory and recover the database from it."""
+    storage = Storage(config.storage)
+    started = time.perf_counter()
+    recovery = storage.open()
+    logger.info(
+        "opened data directory %s with fsync policy %s: snapshot %s, "
+        "%d log records replayed in %.2f s",
+        config.storage.data_dir, config.storage.fsync,
+        recovery.snapshot_seq if recovery.snapshot_seq is not None else "none",
+        recovery.records, time.perf_counter() - started,
+        extra={"data_dir": config.storage.data_dir, "records": recovery.records},
+    )
+    return storage
+
+
 async def serve(config: Config) -> None:
     """Serve until SIGTERM or SIGINT, then stop accepting and finish in-flight requests."""
-    engine = ScriptEngine(limits=script_limits(config))
+    storage = open_storage(config)
+    engine = ScriptEngine(storage.db, script_limits(config), storage.log)
+    await storage.start(engine.lock)
     queues = QueueService(engine)
     # The retry task starts only now, after recovery, so it never returns
     # or moves a message that the log would still bring back.
@@ -78,6 +98,7 @@ async def serve(config: Config) -> None:
         await create_configured_queues(queues, config.queues)
     except BaseException:
         await queues.stop()
+        await storage.close()
         raise
     app = create_app(config, engine, queues)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -96,4 +117,5 @@ async def serve(config: Config) -> None:
     logger.info("stopping: finishing requests in flight")
     await runner.cleanup()
     await queues.stop()
+    await storage.close()
     logger.info("stopped")
