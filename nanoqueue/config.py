@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,64 @@ class ScriptsConfig:
 
 
 @dataclass(frozen=True)
+class SqsCredential:
+    """An access key whose AWS Signature Version 4 signatures are accepted."""
+
+    access_key_id: str = ""
+    secret_access_key: str = ""
+
+
+@dataclass(frozen=True)
+class SqsConfig:
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    # Base of queue URLs, such as "http://queues.example:8484". Empty means
+    # the scheme and Host header the client used.
+    public_url: str = ""
+    # Empty accepts any request, signed or not. Otherwise every SQS request
+    # must carry a valid SigV4 signature by one of these keys.
+    credentials: tuple[SqsCredential, ...] = ()
+
+    def validate(self) -> None:
+        if not isinstance(self.region, str) or not SQS_REGION.fullmatch(self.region):
+            raise ConfigError(
+                f"sqs.region is {self.region!r}; use an AWS region name such as "
+                "'us-east-1'"
+            )
+        if not isinstance(self.account_id, str) or not SQS_ACCOUNT_ID.fullmatch(
+            self.account_id
+        ):
+            raise ConfigError(
+                f"sqs.account_id is {self.account_id!r}; use 12 digits, such as "
+                "'000000000000'"
+            )
+        if self.public_url and not SQS_PUBLIC_URL.fullmatch(self.public_url):
+            raise ConfigError(
+                f"sqs.public_url is {self.public_url!r}; use http:// or https://, "
+                "a host and an optional port, with no path, such as "
+                "'http://localhost:8484'"
+            )
+        seen: set[str] = set()
+        for index, credential in enumerate(self.credentials):
+            key = f"sqs.credentials[{index}]"
+            if not credential.access_key_id or not credential.secret_access_key:
+                raise ConfigError(
+                    f"{key} needs a non-empty access_key_id and secret_access_key"
+                )
+            if credential.access_key_id in seen:
+                raise ConfigError(
+                    f"{key}.access_key_id {credential.access_key_id!r} is listed "
+                    "twice; access key ids must be unique"
+                )
+            seen.add(credential.access_key_id)
+
+
+SQS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+SQS_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+SQS_PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?")
+
+
+@dataclass(frozen=True)
 class QueueSpec:
     """A queue that `serve` creates at start; attributes have their native-API names."""
 
@@ -71,6 +130,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+    sqs: SqsConfig = field(default_factory=SqsConfig)
     # Filled from `[[queues]]` tables rather than one table, so from_mapping
     # reads it with _queue_specs.
     queues: tuple[QueueSpec, ...] = ()
@@ -169,6 +229,25 @@ def _queue_specs(tables: object) -> tuple[QueueSpec, ...]:
     return tuple(specs)
 
 
+def _sqs_section(table: object) -> SqsConfig:
+    """Read `[sqs]` and its `[[sqs.credentials]]` access keys."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"[sqs] must be a table, got {type(table).__name__}")
+    values = dict(table)
+    entries = values.pop("credentials", [])
+    if not isinstance(entries, list):
+        raise ConfigError(
+            "sqs.credentials must be an array of tables, written as "
+            f"[[sqs.credentials]] headers, got {type(entries).__name__}"
+        )
+    credentials = tuple(
+        _section(SqsCredential, f"sqs.credentials[{index}]", entry)
+        for index, entry in enumerate(entries)
+    )
+    section: SqsConfig = _section(SqsConfig, "sqs", values)
+    return dataclasses.replace(section, credentials=credentials)
+
+
 def from_mapping(data: dict[str, Any]) -> Config:
     """Build and validate a Config from parsed TOML."""
     sections = {f.name: f for f in dataclasses.fields(Config)}
@@ -176,6 +255,9 @@ def from_mapping(data: dict[str, Any]) -> Config:
     for name, table in data.items():
         if name == "queues":
             values[name] = _queue_specs(table)
+            continue
+        if name == "sqs":
+            values[name] = _sqs_section(table)
             continue
         spec = sections.get(name)
         if spec is None:
