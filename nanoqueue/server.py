@@ -31,7 +31,7 @@ def dead_letter_queues_first(specs: tuple[QueueSpec, ...]) -> list[QueueSpec]:
     """Order `specs` so that each dead-letter queue comes before its sources.
 
     Otherwise the file's order is kept. A chain of dead-letter queues is
-    followed to its end, and a cycle keeps the file's order within it.
+    followed to its end, and a cycle is cut where it closes.
     """
     by_name = {spec.name: spec for spec in specs}
     ordered: list[QueueSpec] = []
@@ -90,7 +90,9 @@ async def serve(config: Config) -> None:
     storage = open_storage(config)
     engine = ScriptEngine(storage.db, script_limits(config), storage.log)
     await storage.start(engine.lock)
-    queues = QueueService(engine)
+    queues = QueueService(
+        engine, default_region=config.sqs.region, account_id=config.sqs.account_id
+    )
     # The retry task starts only now, after recovery, so it never returns
     # or moves a message that the log would still bring back.
     await queues.start()

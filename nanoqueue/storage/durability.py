@@ -16,8 +16,9 @@ from nanoqueue.storage.snapshot import SnapshotChild
 
 logger = logging.getLogger(__name__)
 
-# How often the snapshot task compares the log size with its limit.
-SIZE_CHECK_INTERVAL_S = 1.0
+# Pause after a failed snapshot, so that a full disk does not make every
+# append fork another child.
+SNAPSHOT_RETRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Storage:
         self._task: asyncio.Task[None] | None = None
         self._snapshot: asyncio.Task[SnapshotResult | None] | None = None
         self._last_snapshot = time.monotonic()
+        self._log_full = asyncio.Event()
 
     @property
     def log(self) -> AppendLog:
@@ -82,6 +84,7 @@ class Storage:
         moment the log is drained until the fork.
         """
         self._lock = lock
+        self.log.set_size_limit(self.config.snapshot_log_bytes, self._log_full.set)
         self.log.start(asyncio.get_running_loop())
         self._task = asyncio.create_task(self._snapshot_loop(), name="snapshots")
 
@@ -103,20 +106,25 @@ class Storage:
         interval = self.config.snapshot_interval_s
         while True:
             elapsed = time.monotonic() - self._last_snapshot
-            await asyncio.sleep(
-                min(SIZE_CHECK_INTERVAL_S, max(0.0, interval - elapsed))
-            )
-            log = self.log
-            due = time.monotonic() - self._last_snapshot >= interval
-            if not (due or log.size >= self.config.snapshot_log_bytes):
-                continue
-            if log.size == 0:
+            try:
+                await asyncio.wait_for(
+                    self._log_full.wait(), timeout=max(0.0, interval - elapsed)
+                )
+            except TimeoutError:
+                pass
+            self._log_full.clear()
+            if self.log.size == 0:
                 self._last_snapshot = time.monotonic()
                 continue
             try:
                 await self.snapshot()
             except StorageError as exc:
-                logger.error("snapshot failed: %s", exc.message)
+                logger.error(
+                    "snapshot failed: %s; retrying in %g s",
+                    exc.message,
+                    SNAPSHOT_RETRY_S,
+                )
+                await asyncio.sleep(SNAPSHOT_RETRY_S)
 
     async def snapshot(self) -> SnapshotResult | None:
         """Write a snapshot now and delete the files it makes obsolete.

@@ -185,6 +185,8 @@ class AppendLog:
         self._unsynced: deque[tuple[int, Committed]] = deque()
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._error: BaseException | None = None
+        self._size_limit: int | None = None
+        self._on_size_limit: Callable[[], None] | None = None
         self.size = 0
         self._fd = self._open(path)
         self.size = os.fstat(self._fd).st_size
@@ -210,6 +212,11 @@ class AppendLog:
         """Call `handler` on the loop after a write or fdatasync fails."""
         self._on_failure = handler
 
+    def set_size_limit(self, limit: int, handler: Callable[[], None]) -> None:
+        """Call `handler` from each append that leaves the file at `limit` bytes or more."""
+        self._size_limit = limit
+        self._on_size_limit = handler
+
     @property
     def pending(self) -> bool:
         return bool(self._unsynced)
@@ -230,6 +237,9 @@ class AppendLog:
             self._buffer_seq = seq
             self._cond.notify()
         self.size += len(record)
+        if self._size_limit is not None and self.size >= self._size_limit:
+            assert self._on_size_limit is not None
+            self._on_size_limit()
         self._unsynced.append((seq, committed))
         future = self._loop.create_future()
         self._waiters.append((seq, future))
