@@ -1,0 +1,114 @@
+"""Loading and checking the TOML config, and the default file shipped in config/."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from nanoqueue import config
+from nanoqueue.config import Config, QueueSpec
+from nanoqueue.errors import ConfigError
+from nanoqueue.server import dead_letter_queues_first
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "nanoqueue.toml"
+
+
+def test_default_file_matches_defaults() -> None:
+    loaded = config.load(DEFAULT_CONFIG)
+
+    assert loaded.server == Config().server
+    assert loaded.storage == Config().storage
+    assert loaded.scripts == Config().scripts
+    assert loaded.server.host == "127.0.0.1"
+    assert loaded.server.port == 8484
+    assert loaded.storage.fsync == "always"
+
+
+def test_default_file_queues() -> None:
+    loaded = config.load(DEFAULT_CONFIG)
+
+    assert [spec.name for spec in loaded.queues] == ["default", "default-dlq"]
+
+
+def test_queues_read_attributes_and_tags() -> None:
+    data = tomllib.loads(
+        """
+[[queues]]
+name = "jobs"
+visibility_timeout_s = 60
+tags = { team = "billing" }
+redrive_policy = { dead_letter_queue = "jobs-dlq", max_receive_count = 5 }
+"""
+    )
+
+    (spec,) = config.from_mapping(data).queues
+
+    assert spec.name == "jobs"
+    assert spec.tags == {"team": "billing"}
+    assert spec.attributes == {
+        "visibility_timeout_s": 60,
+        "redrive_policy": {"dead_letter_queue": "jobs-dlq", "max_receive_count": 5},
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('[queues]\nname = "a"\n', ["[[queues]]"]),
+        ("[[queues]]\nvisibility_timeout_s = 1\n", ["queues[0].name"]),
+        (
+            '[[queues]]\nname = "a"\n[[queues]]\nname = "a"\n',
+            ["queues[1].name", "twice"],
+        ),
+        ('[[queues]]\nname = "a"\ntags = { team = 1 }\n', ["queues[0].tags"]),
+        ('[[queues]]\nname = "a"\ndelay_s = 901\n', ["queues[0].delay_s", "900"]),
+        (
+            '[[queues]]\nname = "a"\nVisibilityTimeout = 5\n',
+            ["queues[0].VisibilityTimeout", "visibility_timeout_s"],
+        ),
+        (
+            '[[queues]]\nname = "a"\nredrive_policy = { dead_letter_queue = "b" }\n',
+            ["queues[0].redrive_policy", "maxReceiveCount"],
+        ),
+    ],
+)
+def test_queues_invalid(text: str, fragments: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.from_mapping(tomllib.loads(text))
+
+    for fragment in fragments:
+        assert fragment in caught.value.message
+
+
+def test_dead_letter_queues_come_first() -> None:
+    def spec(name: str, dlq: str | None = None) -> QueueSpec:
+        attributes = {}
+        if dlq is not None:
+            attributes["redrive_policy"] = {
+                "dead_letter_queue": dlq,
+                "max_receive_count": 3,
+            }
+        return QueueSpec(name=name, attributes=attributes)
+
+    specs = (spec("a", dlq="b"), spec("c"), spec("b", dlq="d"), spec("d"))
+
+    ordered = [s.name for s in dead_letter_queues_first(specs)]
+
+    assert ordered == ["d", "b", "a", "c"]
+
+
+def test_dead_letter_cycle_places_each_once() -> None:
+    specs = (
+        QueueSpec(
+            "a", {"redrive_policy": {"dead_letter_queue": "b", "max_receive_count": 1}}
+        ),
+        QueueSpec(
+            "b", {"redrive_policy": {"dead_letter_queue": "a", "max_receive_count": 1}}
+        ),
+    )
+
+    ordered = [s.name for s in dead_letter_queues_first(specs)]
+
+    assert sorted(ordered) == ["a", "b"]
