@@ -8,6 +8,7 @@ from nanoqueue.config import Config
 from nanoqueue.http import db_api, openapi, queues_api
 from nanoqueue.http.errors import native_errors
 from nanoqueue.http.keys import CONFIG, ENGINE, QUEUES
+from nanoqueue.http.sqs.handler import setup as setup_sqs
 from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
 
@@ -30,4 +31,5 @@ def create_app(
     app.add_routes(db_api.routes)
     app.add_routes(queues_api.routes)
     app.add_routes(openapi.routes)
+    setup_sqs(app)
     return app

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from nanoqueue import errors
+from nanoqueue.http.sqs import errors as sqs_errors
 from nanoqueue.queues import errors as queue_errors
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,17 @@ STATUS.update(
         queue_errors.QueueDeletedRecently: 409,
         queue_errors.PurgeQueueInProgress: 409,
         queue_errors.MessageNotInflight: 409,
+    }
+)
+
+
+# Amazon SQS answers 403 for credentials it does not accept, and 400 for a
+# signature it cannot read or one outside its time window.
+STATUS.update(
+    {
+        sqs_errors.AuthError: 403,
+        sqs_errors.IncompleteSignature: 400,
+        sqs_errors.RequestExpired: 400,
     }
 )
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from nanoqueue import __version__
 from nanoqueue.http.body import json_response
 from nanoqueue.http.queues_api import spec as queues_spec
+from nanoqueue.http.sqs import spec as sqs_spec
 
 routes = web.RouteTableDef()
 
@@ -138,6 +139,8 @@ SCHEMAS: dict[str, Any] = {
 
 PATHS.update(queues_spec.PATHS)
 SCHEMAS.update(queues_spec.SCHEMAS)
+PATHS.update(sqs_spec.PATHS)
+SCHEMAS.update(sqs_spec.SCHEMAS)
 
 
 def document() -> dict[str, Any]:

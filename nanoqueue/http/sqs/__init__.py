@@ -1,0 +1,1 @@
+"""The Amazon SQS wire protocols (JSON 1.0 and Query), translated to the queue service."""
