@@ -1,0 +1,80 @@
+-- Send messages to a queue. Atomic because sequence numbers, FIFO
+-- deduplication and the enqueueing of every message of the batch happen in
+-- one script run, so a batch is all there or, on error, not at all.
+-- ARGV after the first three holds four values per message: payload, delay
+-- in seconds ("" for the queue's), group ID and deduplication key ("" for
+-- none). Returns false when the queue does not exist, else per message
+-- { true, SEQ } or, for a duplicate, { false, "EXPIRES,SEQ,MESSAGE_ID" }.
+
+local key = ARGV[1]
+local now = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
+
+local DEDUPLICATION_MS = 300000
+
+local q = open_queue(key)
+if q == nil then
+    return false
+end
+local first_seq = call(q.prefix, "incr", "s", count) - count
+local results = {}
+local fresh = {}
+local delayed = 0
+for i = 1, count do
+    local base = 3 + (i - 1) * 4
+    local payload = ARGV[base + 1]
+    local delay = ARGV[base + 2]
+    local group = ARGV[base + 3]
+    local deduplication = ARGV[base + 4]
+    local seq = first_seq + i
+    local duplicate = nil
+    if deduplication ~= "" then
+        duplicate = call(q.prefix .. "d", "get", deduplication)
+        if duplicate ~= nil and tonumber(string.match(duplicate, "^%d+")) <= now then
+            duplicate = nil
+        end
+    end
+    if duplicate ~= nil then
+        results[i] = { false, duplicate }
+    else
+        if deduplication ~= "" then
+            local expires = now + DEDUPLICATION_MS
+            local entry = expires .. "," .. seq .. "," .. string.match(payload, "^[^\n]*")
+            call(q.prefix .. "d", "set", deduplication, entry)
+            call("T", "add", "d" .. q.id .. ":" .. deduplication, expires)
+        end
+        local delay_ms = q.delay_ms
+        if delay ~= "" then
+            delay_ms = tonumber(delay) * 1000
+        end
+        local m = {
+            state = "n",
+            seq = seq,
+            receives = 0,
+            first = 0,
+            last = 0,
+            sent = now,
+            source = "",
+            group = group,
+            payload = payload,
+        }
+        if delay_ms > 0 then
+            m.state = "d"
+            call(q.prefix .. "h", "set", seq, build_record(m))
+            call("T", "add", timer_name(q, seq), now + delay_ms)
+            delayed = delayed + 1
+        elseif q.fifo then
+            push_fresh(q, m)
+        else
+            fresh[#fresh + 1] = build_record(m)
+        end
+        results[i] = { true, seq }
+    end
+end
+if #fresh > 0 then
+    if call(q.prefix .. "v", "push_right_many", fresh) == #fresh then
+        schedule_retention(q, now + q.retention_ms)
+    end
+end
+add_counter(q, "D", delayed)
+return results
