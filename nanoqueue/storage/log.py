@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import crc32c
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from nanoqueue.errors import LogWriteFailed, StorageError
 from nanoqueue.storage.memdb import Committed

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import crc32c
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from nanoqueue.errors import SnapshotInvalid, StorageError
 from nanoqueue.storage.log import fsync_dir
@@ -42,6 +42,8 @@ MAGIC = b"NQSNAP\r\n"
 VERSION = 1
 HEADER = struct.Struct("<8sIQQI")
 HEADER_SIZE = HEADER.size + 4
+
+INCREMENTAL_SYNC_BYTES = 4 * 1024 * 1024
 
 # prctl option that sends the child a signal when its parent dies (Linux).
 PR_SET_PDEATHSIG = 1
@@ -76,9 +78,16 @@ def write_snapshot(path: Path, seq: int, db: MemDB) -> None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
+    # Flushing every few MiB keeps the final fsync short: one large flush
+    # would stall the server's own log fdatasync behind it on the same disk.
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        step = view[:INCREMENTAL_SYNC_BYTES]
+        while step:
+            written = os.write(fd, step)
+            step = step[written:]
+            view = view[written:]
+        os.fdatasync(fd)
 
 
 def read_snapshot(path: Path) -> tuple[int, list[list[Any]]]:
