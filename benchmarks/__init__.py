@@ -1,0 +1,1 @@
+"""Benchmarks of nanoqueue against its HTTP ceiling and its peers."""

@@ -1,0 +1,1 @@
+"""The benchmark harness: peers, load generators, scenarios and reports."""

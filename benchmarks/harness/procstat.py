@@ -1,0 +1,120 @@
+"""CPU time and resident memory of a server process, read from /proc."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return user plus system CPU seconds used by `pid` and its threads."""
+    with open(f"/proc/{pid}/stat") as file:
+        text = file.read()
+    # The command name in field 2 may contain spaces, so split after its ")".
+    fields = text[text.rindex(")") + 2 :].split()
+    user_ticks, system_ticks = int(fields[11]), int(fields[12])
+    return (user_ticks + system_ticks) / CLOCK_TICKS
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Return VmRSS and VmHWM (peak resident set) of `pid` in KiB."""
+    figures: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as file:
+        for line in file:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                figures[name] = int(value.split()[0])
+    return figures
+
+
+def rss_bytes(pid: int) -> int:
+    """Return the current resident set of `pid` in bytes, from /proc/PID/statm."""
+    with open(f"/proc/{pid}/statm") as file:
+        return int(file.read().split()[1]) * PAGE_BYTES
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM of `pid` to its current RSS; return False where not allowed."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as file:
+            file.write("5")
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class ProcessUsage:
+    """CPU and memory of one process over a measurement window."""
+
+    cpu_s: float
+    wall_s: float
+    peak_rss_bytes: int
+    peak_rss_since_start_bytes: int
+
+    @property
+    def cpu_cores(self) -> float:
+        """CPU used as a fraction of one core."""
+        return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cpu_s": round(self.cpu_s, 3),
+            "wall_s": round(self.wall_s, 3),
+            "cpu_cores": round(self.cpu_cores, 4),
+            "peak_rss_mib": round(self.peak_rss_bytes / 2**20, 1),
+            "peak_rss_since_start_mib": round(
+                self.peak_rss_since_start_bytes / 2**20, 1
+            ),
+        }
+
+
+class UsageMonitor:
+    """Samples a process's RSS ten times a second between start() and stop()."""
+
+    def __init__(self, pid: int, interval_s: float = 0.1) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._peak_rss = 0
+        self._cpu_start = 0.0
+        self._wall_start = 0.0
+        self.usage: ProcessUsage | None = None
+
+    def start(self) -> None:
+        reset_peak_rss(self.pid)
+        self._peak_rss = rss_bytes(self.pid)
+        self._cpu_start = cpu_seconds(self.pid)
+        self._wall_start = time.monotonic()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self._peak_rss = max(self._peak_rss, rss_bytes(self.pid))
+            except OSError:
+                return
+
+    def stop(self) -> ProcessUsage:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        wall_s = time.monotonic() - self._wall_start
+        cpu_s = cpu_seconds(self.pid) - self._cpu_start
+        memory = memory_kib(self.pid)
+        peak = max(self._peak_rss, memory.get("VmRSS", 0) * 1024)
+        self.usage = ProcessUsage(
+            cpu_s=cpu_s,
+            wall_s=wall_s,
+            peak_rss_bytes=peak,
+            peak_rss_since_start_bytes=memory.get("VmHWM", 0) * 1024,
+        )
+        return self.usage

@@ -1,0 +1,109 @@
+"""Profiles the nanoqueue server with py-spy while wrk drives one scenario."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from collections import Counter
+from pathlib import Path
+
+from benchmarks.harness.peers import NanoqueueServer, PeerUnavailable, running
+from benchmarks.harness.protocols import eval_request
+from benchmarks.harness.server_scenarios import EVAL_SCRIPT
+from benchmarks.harness.targets import Load, Target, fill_backlog, measure, prepare
+
+LINE_NUMBER = re.compile(r":\d+\)$")
+PROFILED = ("send", "batch", "cycle", "steady", "eval")
+
+
+def load_for(scenario: str, clients: int, seconds: float) -> Load:
+    if scenario == "batch":
+        return Load("send", clients, seconds, batch=10)
+    if scenario == "cycle":
+        return Load("cycle", clients, seconds, backlog=int(8000 * (seconds + 3)))
+    if scenario == "steady":
+        return Load("steady", clients, seconds)
+    if scenario == "eval":
+        request = eval_request(EVAL_SCRIPT, ["bench"], ["hits"])
+        return Load("request", clients, seconds, request=request)
+    return Load("send", clients, seconds)
+
+
+def run(scenario: str, clients: int, seconds: float, fsync: str, folder: Path) -> str:
+    """Profile the server under `scenario`; return a text report of the top functions."""
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        raise PeerUnavailable(
+            "py-spy is not installed; install it with pip install py-spy"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    raw_path = folder / f"profile-{scenario}.txt"
+    load = load_for(scenario, clients, seconds)
+    with running(NanoqueueServer(fsync=fsync)) as server:
+        prepared = prepare(
+            Target("nanoqueue", "native", "wrk", queue="profile"), server, "profile"
+        )
+        if load.backlog:
+            fill_backlog(prepared, load.backlog)
+        command = [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.pid),
+            "--duration",
+            str(round(seconds)),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--output",
+            str(raw_path),
+        ]
+        recorder = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        output: list[str] = []
+        reader = threading.Thread(
+            target=lambda: output.append(recorder.communicate()[0] or "")
+        )
+        reader.start()
+        row = measure(prepared, load, warmup_s=0)
+        reader.join(seconds + 30)
+    if recorder.returncode not in (0, None) or not raw_path.exists():
+        raise RuntimeError(f"py-spy failed: {''.join(output)[-1000:]}")
+    header = (
+        f"{scenario}: {row.requests_per_s:,.0f} requests/s, {row.messages_per_s:,.0f} messages/s "
+        f"while profiled (py-spy at 250 Hz slows the server), server CPU "
+        f"{row.server.get('cpu_cores', 0):.0%}"
+    )
+    return header + "\n" + top_functions(raw_path.read_text())
+
+
+def top_functions(raw: str, count: int = 25) -> str:
+    """Summarise py-spy's collapsed stacks by own samples and by samples including callees."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in raw.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        weight = int(number)
+        frames = [LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
+        samples += weight
+        own[frames[-1]] += weight
+        for frame in set(frames):
+            total[frame] += weight
+    if samples == 0:
+        return "no samples"
+    lines = [f"{samples} samples of the busy server", "", "own time:"]
+    lines += [
+        f"  {100 * n / samples:5.1f}%  {frame}" for frame, n in own.most_common(count)
+    ]
+    lines += ["", "including callees:"]
+    lines += [
+        f"  {100 * n / samples:5.1f}%  {frame}" for frame, n in total.most_common(count)
+    ]
+    return "\n".join(lines)

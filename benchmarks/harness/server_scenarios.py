@@ -1,0 +1,458 @@
+"""Scenarios that need their own server set-up: long polls, script eval, fsync
+policies, memory per message, and snapshot pause and recovery time."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from benchmarks.harness import loadgen
+from benchmarks.harness.peers import NanoqueueServer, RedisServer, running
+from benchmarks.harness.procstat import UsageMonitor, rss_bytes
+from benchmarks.harness.protocols import HttpRequest, eval_request
+from benchmarks.harness.scenarios import (
+    Check,
+    Options,
+    ScenarioResult,
+    skip_reason,
+)
+from benchmarks.harness.targets import (
+    Load,
+    Prepared,
+    Row,
+    Target,
+    fill_backlog,
+    http_call,
+    measure,
+    prepare,
+    run_targets,
+    workload_spec,
+)
+
+IDLE_POLLS = 1000
+JSON_HEADERS = {"Content-Type": "application/json"}
+# Settings that keep snapshots out of a run that must not see one.
+NO_SNAPSHOTS = {"snapshot_interval_s": 604800.0, "snapshot_log_bytes": 1 << 40}
+EVAL_SCRIPT = """\
+local name = KEYS[1]
+if not db.exists(name) then
+    db.create("keyvalue", name)
+end
+return db.call(name, "incr", ARGV[1], 1)
+"""
+REPLAYED = re.compile(r"(\d+) log records replayed in ([\d.]+) s")
+SNAPSHOT = re.compile(
+    r"wrote snapshot (\S+) in ([\d.]+) s; scripts waited ([\d.]+) ms, fork took ([\d.]+) ms"
+)
+
+
+def run_longpoll(options: Options) -> ScenarioResult:
+    result = ScenarioResult(
+        "longpoll",
+        "1,000 idle long polls",
+        f"{IDLE_POLLS} clients long-poll an empty queue with a 20 s wait, re-polling "
+        "as each returns empty; the figure is the server's CPU while they wait, "
+        "next to the same server with no clients.",
+    )
+    reason = skip_reason(options)(Target("nanoqueue", "native", "python"))
+    if reason:
+        result.checks.append(
+            Check("1,000 idle long polls", "< 5% of one core", reason, None)
+        )
+        return result
+    with running(NanoqueueServer()) as server:
+        idle = UsageMonitor(server.pid)
+        idle.start()
+        time.sleep(min(5.0, options.seconds))
+        idle_usage = idle.stop()
+        result.figures["idle_server_cpu_cores"] = round(idle_usage.cpu_cores, 4)
+        for protocol in ("native", "sqs"):
+            target = Target("nanoqueue", protocol, "python", queue=f"idle-{protocol}")
+            prepared = prepare(target, server, target.queue)
+            spec = replace(
+                workload_spec(prepared, Load("longpoll", IDLE_POLLS, 0)), wait_s=20
+            )
+            plan = loadgen.LoadPlan(
+                spec,
+                clients=IDLE_POLLS,
+                seconds=options.seconds,
+                warmup_s=3.0,
+                processes=2,
+            )
+            monitor = UsageMonitor(server.pid)
+            load = loadgen.run(
+                plan, label=f"{IDLE_POLLS} long polls {protocol}", monitor=monitor
+            )
+            row = Row(target.label, "nanoqueue", protocol, "python", IDLE_POLLS)
+            figures = load.to_json()
+            row.requests_per_s = figures["requests_per_s"]
+            row.latency_ms = figures["latency_ms"]
+            row.errors = load.errors
+            row.error_samples = load.error_samples
+            row.server = monitor.usage.to_json() if monitor.usage else {}
+            result.rows.append(row)
+    for row in result.rows:
+        cores = row.server.get("cpu_cores", 0.0)
+        result.checks.append(
+            Check(
+                f"1,000 idle long polls, {row.protocol}",
+                "< 5% of one core",
+                f"{cores:.1%} of one core (idle server: {idle_usage.cpu_cores:.1%})",
+                cores < 0.05,
+            )
+        )
+    return result
+
+
+def run_eval(options: Options) -> ScenarioResult:
+    result = ScenarioResult(
+        "eval",
+        "Lua script eval over HTTP",
+        "POST /db/eval with a four-line script that creates a keyvalue store once "
+        "and increments a counter, and the same script registered once and run by "
+        "SHA-1; the no-op app gets the same request. Redis runs INCR by EVALSHA "
+        "through redis-py.",
+    )
+    eval_load = Load(
+        "request",
+        options.clients,
+        options.seconds,
+        request=eval_request(EVAL_SCRIPT, ["bench"], ["hits"]),
+    )
+    targets = [
+        Target("noop", "native", "wrk"),
+        Target("nanoqueue", "eval", "wrk"),
+        Target("nanoqueue", "script", "wrk"),
+        Target("noop", "native", "python"),
+        Target("nanoqueue", "eval", "python"),
+        Target("redis-always", "redis", "python"),
+        Target("redis-everysec", "redis", "python"),
+    ]
+
+    def each(prepared: Prepared) -> list[Row]:
+        target = prepared.target
+        if target.protocol == "redis":
+            load = Load("eval", options.clients, options.seconds)
+            return [measure(prepared, load, options.warmup_s)]
+        if target.protocol == "script":
+            status, reply = http_call(prepared.server.port, _register_request())
+            if status != 200:
+                raise RuntimeError(
+                    f"registering the script failed with HTTP {status}: {reply[:200]!r}"
+                )
+            sha = orjson.loads(reply)["sha"]
+            request = HttpRequest(
+                "POST",
+                f"/db/scripts/{sha}",
+                JSON_HEADERS,
+                orjson.dumps({"keys": ["bench"], "args": ["hits"]}),
+            )
+            return [
+                measure(prepared, replace(eval_load, request=request), options.warmup_s)
+            ]
+        return [measure(prepared, eval_load, options.warmup_s)]
+
+    result.rows = run_targets(targets, each, skip_reason(options), prepare_queue=False)
+    for row in result.rows:
+        row.messages_per_s = 0.0 if row.peer == "noop" else row.messages_per_s
+    noop = result.row("noop", None, "wrk")
+    ours = result.row("nanoqueue", "eval", "wrk")
+    if noop and ours:
+        result.notes.append(
+            f"eval over HTTP reaches {ours.requests_per_s / noop.requests_per_s:.0%} of the no-op ceiling."
+        )
+    return result
+
+
+def _register_request() -> HttpRequest:
+    return HttpRequest(
+        "POST", "/db/scripts", JSON_HEADERS, orjson.dumps({"script": EVAL_SCRIPT})
+    )
+
+
+def run_fsync(options: Options) -> ScenarioResult:
+    result = ScenarioResult(
+        "fsync",
+        "Each fsync policy",
+        f"Single sends and batches of 10 from {options.clients} clients against nanoqueue "
+        "with storage.fsync always, everysec and no; Redis+Lua with appendfsync always "
+        "and everysec through redis-py, next to nanoqueue through the same Python generator.",
+    )
+    reason = skip_reason(options)(Target("nanoqueue", "native", "wrk"))
+    for policy in ("always", "everysec", "no"):
+        if reason:
+            break
+        with running(NanoqueueServer(fsync=policy)) as server:
+            for generator, batch in (("wrk", 1), ("wrk", 10), ("python", 1)):
+                target = Target(
+                    "nanoqueue", "native", generator, queue=f"fsync-{batch}"
+                )
+                prepared = prepare(target, server, target.queue)
+                row = measure(
+                    prepared,
+                    Load("send", options.clients, options.seconds, batch=batch),
+                    options.warmup_s,
+                )
+                row.target = (
+                    f"nanoqueue native fsync={policy}, batch {batch} [{generator}]"
+                )
+                row.extra["fsync"] = policy
+                row.extra["batch"] = batch
+                result.rows.append(row)
+    redis_targets = [
+        Target("redis-always", "redis", "python"),
+        Target("redis-everysec", "redis", "python"),
+    ]
+
+    def each(prepared: Prepared) -> list[Row]:
+        rows = []
+        for batch in (1, 10):
+            row = measure(
+                prepared,
+                Load("send", options.clients, options.seconds, batch=batch),
+                options.warmup_s,
+            )
+            row.target = f"{row.target.split(' [')[0]}, batch {batch} [python]"
+            row.extra["batch"] = batch
+            rows.append(row)
+        return rows
+
+    result.rows += run_targets(redis_targets, each, skip_reason(options))
+    return result
+
+
+def _settled_rss(pid: int, settle_s: float = 2.0) -> int:
+    time.sleep(settle_s)
+    return rss_bytes(pid)
+
+
+def _redis_memory(port: int) -> dict[str, int]:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        info = client.info("memory")
+    finally:
+        client.close()
+    return {
+        "used_memory": int(info["used_memory"]),
+        "used_memory_rss": int(info["used_memory_rss"]),
+    }
+
+
+def run_memory(options: Options) -> ScenarioResult:
+    count = options.messages
+    result = ScenarioResult(
+        "memory",
+        f"Memory per message at {count:,} messages",
+        f"A fresh server gets {count:,} messages of 100 bytes, and another {count:,} of "
+        "1 KiB, in batches of 10. The figure is the growth of the resident set from "
+        "a warmed-up queue of 10,000 messages, per message, minus the body. Redis "
+        "(appendfsync everysec) holds the same messages for comparison.",
+    )
+    warm = 10_000
+    for body_size in (100, 1024):
+        if "nanoqueue" in options.peers:
+            server = NanoqueueServer(fsync="everysec", storage=NO_SNAPSHOTS)
+            with running(server):
+                prepared = prepare(
+                    Target("nanoqueue", "native", "python", queue="memory"),
+                    server,
+                    "memory",
+                )
+                fill_backlog(prepared, warm, body_size, label=f"warm-up {body_size} B")
+                before = _settled_rss(server.pid)
+                took = fill_backlog(
+                    prepared,
+                    count - warm,
+                    body_size,
+                    label=f"{count:,} x {body_size} B",
+                )
+                after = _settled_rss(server.pid)
+                result.rows.append(
+                    _memory_row(
+                        "nanoqueue native",
+                        "nanoqueue",
+                        body_size,
+                        count - warm,
+                        before,
+                        after,
+                        took,
+                    )
+                )
+        if "redis-everysec" in options.peers and not skip_reason(options)(
+            Target("redis-everysec", "redis", "python")
+        ):
+            redis_server = RedisServer("everysec")
+            with running(redis_server):
+                prepared = prepare(
+                    Target("redis-everysec", "redis", "python", queue="memory"),
+                    redis_server,
+                    "memory",
+                )
+                fill_backlog(
+                    prepared, warm, body_size, label=f"redis warm-up {body_size} B"
+                )
+                before = _settled_rss(redis_server.pid, 0.5)
+                took = fill_backlog(
+                    prepared,
+                    count - warm,
+                    body_size,
+                    label=f"redis {count:,} x {body_size} B",
+                )
+                after = _settled_rss(redis_server.pid, 0.5)
+                row = _memory_row(
+                    "Redis+Lua everysec",
+                    "redis-everysec",
+                    body_size,
+                    count - warm,
+                    before,
+                    after,
+                    took,
+                )
+                row.extra["redis_info"] = _redis_memory(redis_server.port)
+                result.rows.append(row)
+    for row in result.rows:
+        if row.peer == "nanoqueue" and row.extra["body_bytes"] == 100:
+            overhead = row.extra["overhead_bytes_per_message"]
+            result.checks.append(
+                Check(
+                    f"memory, {count:,} 100-byte messages",
+                    "< 300 bytes per message beyond the body",
+                    f"{overhead:,.0f} bytes",
+                    overhead < 300,
+                )
+            )
+    return result
+
+
+def _memory_row(
+    label: str,
+    peer: str,
+    body_size: int,
+    messages: int,
+    before: int,
+    after: int,
+    took: float,
+) -> Row:
+    per_message = (after - before) / messages
+    row = Row(f"{label}, {body_size} B bodies", peer, "memory", "python", 32)
+    row.messages_per_s = round(messages / took, 1) if took else 0.0
+    row.extra = {
+        "body_bytes": body_size,
+        "messages": messages,
+        "rss_before_mib": round(before / 2**20, 1),
+        "rss_after_mib": round(after / 2**20, 1),
+        "bytes_per_message": round(per_message, 1),
+        "overhead_bytes_per_message": round(per_message - body_size, 1),
+    }
+    return row
+
+
+def run_snapshot(options: Options) -> ScenarioResult:
+    count = options.messages
+    rate = 500.0
+    result = ScenarioResult(
+        "snapshot",
+        f"Snapshot pause and recovery with {count:,} messages",
+        f"nanoqueue (fsync always) gets {count:,} messages of 100 bytes with snapshots "
+        f"off. Then a paced load of {rate:.0f} sends/s runs without a snapshot, the "
+        "server restarts from its log (timed), runs the same load while a snapshot is "
+        "taken, is killed with SIGKILL and restarts from that snapshot (timed).",
+    )
+    if "nanoqueue" not in options.peers:
+        result.checks.append(
+            Check("snapshot pause", "no request waits > 50 ms", "not selected", None)
+        )
+        return result
+    server = NanoqueueServer(fsync="always", storage=NO_SNAPSHOTS)
+    with running(server):
+        prepared = prepare(
+            Target("nanoqueue", "native", "python", queue="snapshot"),
+            server,
+            "snapshot",
+        )
+        took = fill_backlog(prepared, count, 100, label=f"{count:,} x 100 B")
+        result.figures["fill_messages_per_s"] = round(count / took, 1) if took else 0
+        result.figures["rss_with_messages_mib"] = round(
+            rss_bytes(server.pid) / 2**20, 1
+        )
+        baseline = _paced(prepared, rate, options.seconds, "without snapshot")
+        result.rows.append(baseline)
+
+        server.stop()
+        server.storage = {"snapshot_interval_s": 5.0, "snapshot_log_bytes": 1 << 40}
+        from_log = _restart(server)
+        result.figures["recovery_from_log"] = from_log
+        prepared = replace(prepared, server=server)
+        during = _paced(prepared, rate, max(options.seconds, 15.0), "with snapshots")
+        snapshots = [
+            {
+                "file": m[0],
+                "total_s": float(m[1]),
+                "scripts_waited_ms": float(m[2]),
+                "fork_ms": float(m[3]),
+            }
+            for m in SNAPSHOT.findall(server.log_path.read_text(errors="replace"))
+        ]
+        result.figures["snapshots"] = snapshots
+        during.extra["snapshots"] = len(snapshots)
+        result.rows.append(during)
+
+        server.kill()
+        server.storage = dict(NO_SNAPSHOTS)
+        from_snapshot = _restart(server)
+        result.figures["recovery_from_snapshot"] = from_snapshot
+    max_ms = during.latency_ms.get("max", 0.0)
+    waited = max((s["scripts_waited_ms"] for s in snapshots), default=None)
+    result.checks.append(
+        Check(
+            f"snapshot with {count:,} messages",
+            "no request waits > 50 ms because of it",
+            f"max latency {max_ms:.1f} ms with {len(snapshots)} snapshot(s) "
+            f"(without: {baseline.latency_ms.get('max', 0):.1f} ms); scripts waited "
+            f"{waited if waited is not None else 'n/a'} ms",
+            (max_ms < 50) if snapshots else None,
+        )
+    )
+    for name, figures in (
+        ("from the log", from_log),
+        ("from a snapshot", from_snapshot),
+    ):
+        replay = figures.get("replay_s")
+        result.checks.append(
+            Check(
+                f"recovery of {count:,} messages {name}",
+                "< 5 s",
+                f"{figures['ready_s']:.2f} s to first reply (replay {replay} s, {figures.get('records')} records)",
+                figures["ready_s"] < 5,
+            )
+        )
+    return result
+
+
+def _paced(prepared: Prepared, rate: float, seconds: float, role: str) -> Row:
+    load = Load("send", 16, seconds, rate_per_s=rate)
+    row = measure(prepared, load, 1.0)
+    row.target = f"nanoqueue native, {rate:.0f} sends/s, {role} [python]"
+    row.extra["role"] = role
+    return row
+
+
+def _restart(server: NanoqueueServer) -> dict[str, Any]:
+    offset = server.log_path.stat().st_size if server.log_path.exists() else 0
+    started = time.monotonic()
+    server.start()
+    ready_s = time.monotonic() - started
+    text = server.log_path.read_text(errors="replace")[offset:]
+    figures: dict[str, Any] = {"ready_s": round(ready_s, 3)}
+    match = REPLAYED.search(text)
+    if match:
+        figures["records"] = int(match[1])
+        figures["replay_s"] = float(match[2])
+    figures["rss_mib"] = round(rss_bytes(server.pid) / 2**20, 1)
+    return figures

@@ -1,0 +1,91 @@
+"""Quick tests of the harness's own parts; run with `pytest benchmarks/tests`."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from benchmarks.harness import procstat, wrk
+from benchmarks.harness.histogram import Histogram
+from benchmarks.harness.protocols import NativeProtocol, SqsProtocol
+from benchmarks.harness.scenarios import comparisons
+from benchmarks.harness.targets import Row
+
+
+def test_histogram_percentiles_within_one_percent() -> None:
+    histogram = Histogram()
+    for value in range(1, 10_001):
+        histogram.record(float(value))
+    assert abs(histogram.percentile(50) - 5000) / 5000 < 0.011
+    assert abs(histogram.percentile(99) - 9900) / 9900 < 0.011
+    assert histogram.percentile(100) == 10_000
+    assert histogram.max_us == 10_000
+
+
+def test_histogram_merge_adds_counts() -> None:
+    first, second = Histogram(), Histogram()
+    first.record(100.0)
+    second.record(900.0)
+    second.record(800.0)
+    merged = Histogram.from_json(first.to_json())
+    merged.merge(Histogram.from_json(second.to_json()))
+    assert merged.total == 3
+    assert merged.max_us == 900.0
+    assert merged.percentile(33) < 110
+
+
+def test_histogram_empty_is_zero() -> None:
+    assert Histogram().percentile(99) == 0.0
+
+
+def test_cpu_seconds_grows_with_work() -> None:
+    before = procstat.cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    assert procstat.cpu_seconds(os.getpid()) > before
+
+
+def test_memory_reports_rss_and_peak() -> None:
+    figures = procstat.memory_kib(os.getpid())
+    assert figures["VmRSS"] > 0
+    assert figures["VmHWM"] >= figures["VmRSS"]
+
+
+def test_lua_string_escapes_quotes_and_bytes() -> None:
+    assert wrk._lua_string('a"b\\c') == '"a\\034b\\092c"'
+    assert wrk._lua_string(b"\n\xff") == '"\\010\\255"'
+
+
+def test_wrk_config_has_every_request() -> None:
+    protocol = SqsProtocol("http://127.0.0.1:1/000000000000/q")
+    load = wrk.WrkLoad("steady", send=protocol.send("x"), protocol=protocol)
+    config = load.lua_config()
+    assert "AmazonSQS.SendMessage" in config
+    assert "AmazonSQS.ReceiveMessage" in config
+    assert "ReceiptHandle" in config
+
+
+def test_native_delete_quotes_handle() -> None:
+    request = NativeProtocol("q").delete().build("a/b+c")
+    assert request.path == "/queues/q/messages/a%2Fb%2Bc"
+    assert request.body is None
+
+
+def test_comparisons_pair_same_generator() -> None:
+    rows = [
+        Row("noop", "noop", "native", "wrk", 64, requests_per_s=10_000),
+        Row(
+            "nq",
+            "nanoqueue",
+            "native",
+            "wrk",
+            64,
+            requests_per_s=6000,
+            messages_per_s=6000,
+        ),
+        Row("redis", "redis-always", "redis", "python", 64, messages_per_s=3000),
+    ]
+    ratios = comparisons(rows)
+    assert len(ratios) == 1
+    assert ratios[0]["ratio"] == 0.6
