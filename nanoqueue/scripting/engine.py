@@ -101,9 +101,9 @@ class ScriptEngine:
             raise
 
     def _on_log_failure(self) -> None:
-        # Scripts run without awaiting inside the lock, so between two loop
-        # callbacks no transaction is open unless some caller of the lock
-        # awaits mid-transaction; then the rewind waits for the lock.
+        # Scripts run without awaiting inside the lock, so no transaction is
+        # open between two loop callbacks. If one is open anyway, because a
+        # caller awaits mid-transaction, the rewind waits for the lock.
         if not self.db.dirty:
             self._rewind()
         elif self._rewinding is None:

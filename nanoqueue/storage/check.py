@@ -58,7 +58,7 @@ def check(data_dir: DataDir) -> CheckReport:
             report.snapshots.append(FileReport(seq, path, False, exc.message))
             continue
         if stored_seq != seq:
-            detail = f"holds sequence number {stored_seq}, not the one in its name"
+            detail = f"contains sequence number {stored_seq}, not the one in its name"
             report.snapshots.append(FileReport(seq, path, False, detail))
             continue
         detail = f"valid, {len(dumped)} structures"

@@ -34,8 +34,8 @@ class SnapshotResult:
 class Storage:
     """Owns the data directory of one server, from `open` to `close`.
 
-    `open` takes the directory's lock and rebuilds `db` from disk; `start`
-    starts the log writer and the snapshot task; `close` waits for a
+    `open` takes the directory's lock and rebuilds `db` from disk. `start`
+    starts the log writer and the snapshot task. `close` waits for a
     running snapshot, writes and fsyncs the log and releases the lock.
     """
 

@@ -67,7 +67,7 @@ def decode_payload(payload: bytes) -> list[RedoEntry]:
 
 @dataclass(frozen=True)
 class Damage:
-    """Where a log file stops being readable, and why."""
+    """The first unreadable spot of a log file: its offset and the reason."""
 
     offset: int
     reason: str
@@ -88,7 +88,7 @@ class ScanResult:
 def iter_records(data: bytes) -> Iterator[tuple[int, bytes]]:
     """Yield `(offset, payload)` for each intact record at the start of `data`.
 
-    Stops at the first damage; `scan` says what it was.
+    Stops at the first damage, which `scan` describes.
     """
     offset = 0
     while _damage_at(data, offset) is None and offset < len(data):
@@ -147,8 +147,8 @@ class AppendLog:
     """Writes records on a background thread under an fsync policy.
 
     `append` and `barrier` run on the event loop and only copy bytes into a
-    buffer; the writer thread writes the buffer, calls fdatasync as the
-    policy says and then completes the futures on the loop:
+    buffer. The writer thread writes the buffer, calls fdatasync as the
+    policy requires and then completes the futures on the loop:
 
     - `always`: a future completes after the fdatasync that covers its
       record. Records that arrive while one fdatasync runs share the next.
@@ -258,7 +258,7 @@ class AppendLog:
     def rotate(self, path: Path) -> None:
         """Send records appended from now on to a new file at `path`.
 
-        Call it when no record is pending, so that the old file holds
+        Call it when no record is pending, so that the old file contains
         exactly the records before this call.
         """
         assert not self._unsynced, "rotate with records pending"

@@ -125,7 +125,7 @@ class DataDir:
 
 @dataclass(frozen=True)
 class Recovery:
-    """What start-up found: where to continue writing and what it replayed."""
+    """The result of recovery: the log to continue and what was replayed."""
 
     snapshot_seq: int | None
     log_seq: int
@@ -168,7 +168,7 @@ def _load_snapshot(data_dir: DataDir, db: MemDB) -> int | None:
             stored_seq, dumped = read_snapshot(path)
             if stored_seq != seq:
                 raise SnapshotInvalid(
-                    f"snapshot {str(path)!r} holds sequence number {stored_seq}, "
+                    f"snapshot {str(path)!r} contains sequence number {stored_seq}, "
                     "not the one in its name"
                 )
         except SnapshotInvalid as exc:

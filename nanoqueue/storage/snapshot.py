@@ -5,8 +5,8 @@ A snapshot file is a header followed by the payload:
     offset  size  field
     0       8     magic b"NQSNAP\\r\\n"
     8       4     format version (1)
-    12      8     sequence number: the snapshot holds every record of the
-                  log files numbered below it
+    12      8     sequence number: the snapshot contains every record of
+                  the log files numbered below it
     20      8     payload length
     28      4     CRC-32C of the payload
     32      4     CRC-32C of bytes 0-31
@@ -137,7 +137,7 @@ def read_snapshot(path: Path) -> tuple[int, list[list[Any]]]:
 class SnapshotChild:
     """A forked process that writes a snapshot of its copy of the database.
 
-    The child sees the database as it was at the fork, thanks to the
+    The child reads the database as it was at the fork, thanks to the
     kernel's copy-on-write pages, while the parent keeps serving. The child
     uses no event loop, logging handler or thread, and leaves by `os._exit`.
     """
