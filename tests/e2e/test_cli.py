@@ -1,0 +1,162 @@
+"""`nanoqueue serve`: config files, flags that override them, and start-up errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .server import StartServer, request
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / "config" / "nanoqueue.toml"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "nanoqueue.toml"
+    path.write_text(text)
+    return path
+
+
+def test_default_config_starts(start_server: StartServer, tmp_path: Path) -> None:
+    server = start_server("--config", str(DEFAULT_CONFIG))
+
+    reply = request(server, "GET", "/queues")
+
+    assert reply.status == 200
+    assert reply.json()["queues"] == ["default", "default-dlq"]
+    assert (tmp_path / "data").is_dir()
+    server.wait_for_line(r"INFO .*created queue default ", timeout_s=5)
+
+
+def test_configured_queues_survive_restart(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        """
+[[queues]]
+name = "jobs"
+visibility_timeout_s = 60
+redrive_policy = { dead_letter_queue = "jobs-dlq", max_receive_count = 4 }
+
+[[queues]]
+name = "jobs-dlq"
+""",
+    )
+    first = start_server("--config", str(config))
+    request(first, "POST", "/queues/jobs/messages", {"body": "kept"})
+    first.terminate()
+
+    second = start_server("--config", str(config))
+
+    jobs = request(second, "GET", "/queues/jobs").json()
+    assert jobs["attributes"]["visibility_timeout_s"] == 60
+    assert jobs["attributes"]["redrive_policy"] == {
+        "dead_letter_queue": "jobs-dlq",
+        "max_receive_count": 4,
+    }
+    assert jobs["counts"]["visible"] == 1
+
+
+def test_flags_override_file(start_server: StartServer, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        """
+[server]
+host = "127.0.0.2"
+port = 1
+log_level = "ERROR"
+
+[storage]
+data_dir = "from-file"
+""",
+    )
+
+    server = start_server(
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "from-flag"),
+        "--log-level",
+        "debug",
+    )
+
+    assert request(server, "GET", "/queues").status == 200
+    assert (tmp_path / "from-flag").is_dir()
+    assert not (tmp_path / "from-file").exists()
+    server.wait_for_line(r"INFO nanoqueue\.server: listening on", timeout_s=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[storage]\nfsync = "sometimes"\n',
+            ["storage.fsync", "'always'", "'everysec'", "'no'"],
+        ),
+        ("[server]\nport = 70000\n", ["server.port", "65535"]),
+        ('[server]\nport = "8484"\n', ["server.port", "int"]),
+        ("[server]\nprot = 1\n", ["server.prot", "port"]),
+        ("[serve]\nport = 1\n", ["[serve]", "server"]),
+        (
+            '[[queues]]\nname = "q"\nvisibility_timeout_s = 50000\n',
+            ["queues[0].visibility_timeout_s", "43200"],
+        ),
+        (
+            '[[queues]]\nname = "q"\ncolour = "red"\n',
+            ["queues[0].colour", "visibility_timeout_s"],
+        ),
+        ("[server\n", ["not valid TOML"]),
+    ],
+)
+def test_bad_config_stops_start(
+    start_server: StartServer, tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    config = write_config(tmp_path, text)
+
+    server = start_server("--config", str(config), wait=False)
+    code = server.wait_exit()
+
+    stderr = server.stderr()
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    for fragment in expected:
+        assert fragment in stderr
+
+
+def test_missing_config_file(start_server: StartServer, tmp_path: Path) -> None:
+    server = start_server("--config", str(tmp_path / "absent.toml"), wait=False)
+
+    code = server.wait_exit()
+
+    assert code == 2
+    assert "absent.toml" in server.stderr()
+
+
+def test_conflicting_queue_stops_start(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    first = start_server()
+    request(
+        first,
+        "POST",
+        "/queues",
+        {"name": "jobs", "attributes": {"visibility_timeout_s": 10}},
+    )
+    first.terminate()
+    config = write_config(
+        tmp_path, '[[queues]]\nname = "jobs"\nvisibility_timeout_s = 20\n'
+    )
+
+    second = start_server("--config", str(config), wait=False)
+    code = second.wait_exit()
+
+    stderr = second.stderr()
+    assert code == 1, stderr
+    assert "Traceback" not in stderr
+    assert "jobs" in stderr
