@@ -58,15 +58,18 @@ async def create_configured_queues(
 
     Raises QueueAlreadyExists if one exists with different attributes.
     """
+    created_count = 0
     for spec in dead_letter_queues_first(specs):
         _, created = await queues.create_queue(
             spec.name, spec.attributes, tags=spec.tags or None
         )
-        extra = {"queue": spec.name}
-        if created:
-            logger.info("created queue %s from the config", spec.name, extra=extra)
-        else:
-            logger.debug("queue %s from the config exists", spec.name, extra=extra)
+        created_count += created
+    if specs:
+        logger.info(
+            "configured queues: %d created, %d existed",
+            created_count,
+            len(specs) - created_count,
+        )
 
 
 def open_storage(config: Config) -> Storage:

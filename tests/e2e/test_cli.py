@@ -26,7 +26,7 @@ def test_default_config_starts(start_server: StartServer, tmp_path: Path) -> Non
     assert reply.status == 200
     assert reply.json()["queues"] == ["default", "default-dlq"]
     assert (tmp_path / "data").is_dir()
-    server.wait_for_line(r"INFO .*created queue default ", timeout_s=5)
+    server.wait_for_line(r"INFO .*configured queues: 2 created, 0 existed", timeout_s=5)
 
 
 def test_configured_queues_survive_restart(
@@ -57,6 +57,7 @@ name = "jobs-dlq"
         "max_receive_count": 4,
     }
     assert jobs["counts"]["visible"] == 1
+    second.wait_for_line(r"configured queues: 0 created, 2 existed", timeout_s=5)
 
 
 def test_flags_override_file(start_server: StartServer, tmp_path: Path) -> None:
