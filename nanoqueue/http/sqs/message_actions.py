@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,6 @@ from nanoqueue.queues import errors as queue_errors
 from nanoqueue.queues.errors import (
     InvalidAttributeName,
     InvalidParameterValue,
-    MissingParameter,
 )
 from nanoqueue.queues.md5 import md5_of_attributes
 from nanoqueue.queues.model import (
@@ -33,17 +31,14 @@ from nanoqueue.queues.model import (
     SendResult,
 )
 
-MAX_MESSAGE_ATTRIBUTES = 10
-MAX_ATTRIBUTE_NAME_LENGTH = 256
-MAX_DATA_TYPE_LENGTH = 256
 MAX_DELAY_S = 900
+# The entry id of the one entry that a single-message action passes to the
+# batch methods of the queue service.
+SINGLE_ENTRY_ID = "single"
 MAX_VISIBILITY_TIMEOUT_S = 43200
 MAX_WAIT_S = 20
 MAX_RECEIVE_MESSAGES = 10
 
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_RESERVED_PREFIXES = ("aws.", "amazon.")
-_SEND_SYSTEM_ATTRIBUTES = ("AWSTraceHeader",)
 MESSAGE_SYSTEM_ATTRIBUTE_NAMES = (
     "SenderId",
     "SentTimestamp",
@@ -59,7 +54,7 @@ MESSAGE_SYSTEM_ATTRIBUTE_NAMES = (
 
 async def send_message(context: ActionContext, params: Params) -> dict[str, Any]:
     name = context.queue_name(params)
-    entry = _send_entry(params, "")
+    entry = _send_entry(params, SINGLE_ENTRY_ID)
     [result] = await context.service.send(name, [entry], region=context.region)
     if isinstance(result, EntryError):
         raise entry_exception(result)
@@ -123,7 +118,7 @@ async def delete_message(context: ActionContext, params: Params) -> dict[str, An
     name = context.queue_name(params)
     handle = required_string(params, "ReceiptHandle")
     [result] = await context.service.delete_messages(
-        name, [("", handle)], region=context.region
+        name, [(SINGLE_ENTRY_ID, handle)], region=context.region
     )
     if result is not None:
         raise entry_exception(result)
@@ -151,7 +146,7 @@ async def change_message_visibility(
     handle = required_string(params, "ReceiptHandle")
     timeout = required_integer(params, "VisibilityTimeout", 0, MAX_VISIBILITY_TIMEOUT_S)
     [result] = await context.service.change_visibility(
-        name, [("", handle, timeout)], region=context.region
+        name, [(SINGLE_ENTRY_ID, handle, timeout)], region=context.region
     )
     if result is not None:
         raise entry_exception(result)
@@ -185,61 +180,23 @@ def entry_exception(error: EntryError) -> queue_errors.QueueError:
 
 
 def decode_message_attributes(
-    raw: object, parameter: str, *, system: bool = False
+    raw: object, parameter: str
 ) -> dict[str, MessageAttribute]:
-    """Validate and decode message attributes as SQS sends them.
+    """Decode message attributes from their wire shape.
 
-    Raises InvalidParameterValue naming the attribute and the rule it breaks.
+    Names, types and values are checked by the queue service. This raises
+    InvalidParameterValue only for what cannot be decoded: a value that is
+    not a map, Binary data that is not base64, or the list values that SQS
+    reserves and does not implement.
     """
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise InvalidParameterValue(f"Value for parameter {parameter} must be a map.")
-    if not system and len(raw) > MAX_MESSAGE_ATTRIBUTES:
-        raise InvalidParameterValue(
-            f"Number of message attributes [{len(raw)}] exceeds the allowed maximum "
-            f"[{MAX_MESSAGE_ATTRIBUTES}]."
-        )
-    attributes: dict[str, MessageAttribute] = {}
-    for name, value in raw.items():
-        if system:
-            _check_system_attribute_name(name)
-        else:
-            _check_attribute_name(name)
-        attributes[name] = _decode_attribute_value(name, value)
-    return attributes
+    return {name: _decode_attribute(name, value) for name, value in raw.items()}
 
 
-def _check_attribute_name(name: str) -> None:
-    valid = (
-        0 < len(name) <= MAX_ATTRIBUTE_NAME_LENGTH
-        and _ATTRIBUTE_NAME.fullmatch(name) is not None
-        and ".." not in name
-        and not name.startswith(".")
-        and not name.endswith(".")
-    )
-    if not valid:
-        raise InvalidParameterValue(
-            f"Message (user) attribute name {name!r} is invalid. Names have 1 to "
-            f"{MAX_ATTRIBUTE_NAME_LENGTH} letters, digits, '-', '_' or '.', and no "
-            "leading, trailing or double periods."
-        )
-    if name.lower().startswith(_RESERVED_PREFIXES):
-        raise InvalidParameterValue(
-            f"Message (user) attribute name {name!r} is invalid: the prefixes "
-            "AWS. and Amazon. are reserved."
-        )
-
-
-def _check_system_attribute_name(name: str) -> None:
-    if name not in _SEND_SYSTEM_ATTRIBUTES:
-        raise InvalidParameterValue(
-            f"Message system attribute name {name!r} is invalid; the only system "
-            f"attribute a sender can set is {', '.join(_SEND_SYSTEM_ATTRIBUTES)}."
-        )
-
-
-def _decode_attribute_value(name: str, value: object) -> MessageAttribute:
+def _decode_attribute(name: str, value: object) -> MessageAttribute:
     if not isinstance(value, Mapping):
         raise InvalidParameterValue(
             f"The message attribute {name!r} must contain DataType and a value."
@@ -250,15 +207,6 @@ def _decode_attribute_value(name: str, value: object) -> MessageAttribute:
             f"The message attribute {name!r} must contain a non-empty message "
             "attribute type."
         )
-    base = data_type.split(".", 1)[0]
-    if (
-        base not in ("String", "Number", "Binary")
-        or len(data_type) > MAX_DATA_TYPE_LENGTH
-    ):
-        raise InvalidParameterValue(
-            f"The type of message (user) attribute {name!r} is invalid. You must use "
-            "only the following supported type prefixes: Binary, Number, String."
-        )
     if value.get("StringListValues") or value.get("BinaryListValues"):
         raise InvalidParameterValue(
             f"The message attribute {name!r} uses StringListValues or "
@@ -266,35 +214,18 @@ def _decode_attribute_value(name: str, value: object) -> MessageAttribute:
             "use StringValue or BinaryValue."
         )
 
-    if base == "Binary":
+    if data_type.startswith("Binary"):
         raw_binary = value.get("BinaryValue")
-        binary = decode_binary(raw_binary, f"{name}.BinaryValue") if raw_binary else b""
-        if not binary:
-            raise InvalidParameterValue(
-                f"The message attribute {name!r} with type 'Binary' must use field "
-                "'Binary' with a non-empty value."
-            )
-        return MessageAttribute(data_type=data_type, binary_value=binary)
-
-    text = value.get("StringValue")
-    if not isinstance(text, str) or text == "":
-        raise InvalidParameterValue(
-            f"The message attribute {name!r} must contain non-empty message "
-            f"attribute value for message attribute type {base!r}."
+        binary = (
+            decode_binary(raw_binary, f"{name}.BinaryValue") if raw_binary else None
         )
-    if base == "Number" and not _is_number(text):
+        return MessageAttribute(data_type=data_type, binary_value=binary)
+    text = value.get("StringValue")
+    if text is not None and not isinstance(text, str):
         raise InvalidParameterValue(
-            f"Can't cast the value of message (user) attribute {name!r} to a number."
+            f"The StringValue of message attribute {name!r} must be a string."
         )
     return MessageAttribute(data_type=data_type, string_value=text)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity")
 
 
 def _entry_id(raw: Params) -> str:
@@ -302,12 +233,10 @@ def _entry_id(raw: Params) -> str:
 
 
 def _send_entry(params: Params, entry_id: str) -> SendEntry:
-    body = params.get("MessageBody")
-    if not isinstance(body, str) or body == "":
-        raise MissingParameter("The request must contain the parameter MessageBody.")
+    # The queue service rejects an empty body, per entry in a batch.
     return SendEntry(
         entry_id=entry_id,
-        body=body,
+        body=optional_string(params, "MessageBody") or "",
         delay_s=optional_integer(params, "DelaySeconds", 0, MAX_DELAY_S),
         attributes=decode_message_attributes(
             params.get("MessageAttributes"), "MessageAttributes"
@@ -315,7 +244,6 @@ def _send_entry(params: Params, entry_id: str) -> SendEntry:
         system_attributes=decode_message_attributes(
             params.get("MessageSystemAttributes"),
             "MessageSystemAttributes",
-            system=True,
         ),
         group_id=optional_string(params, "MessageGroupId"),
         deduplication_id=optional_string(params, "MessageDeduplicationId"),
