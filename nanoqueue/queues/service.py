@@ -160,11 +160,8 @@ class QueueService:
         self._stopping = True
         await self.move_tasks.stop()
         if self._timer_task is not None:
-            self._timer_task.cancel()
-            try:
-                await self._timer_task
-            except asyncio.CancelledError:
-                pass
+            self._timer_event.set()
+            await self._timer_task
             self._timer_task = None
         self.waiters.notify_all()
         logger.info("queue service stopped")
@@ -874,7 +871,7 @@ class QueueService:
                 return None if next_due_ms is False else next_due_ms / 1000
 
     async def _run_timer_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 next_due_s = await self.run_timers()
             except Exception:
@@ -885,6 +882,8 @@ class QueueService:
             if next_due_s is not None:
                 sleep_s = min(sleep_s, max(next_due_s - now_s, 0.0))
             self._next_tick_s = now_s + sleep_s
+            if self._stopping:
+                return
             self._timer_event.clear()
             try:
                 await asyncio.wait_for(self._timer_event.wait(), sleep_s)

@@ -171,8 +171,10 @@ def _check_number(name: str, value: str) -> None:
         except InvalidOperation:
             problem = "is not a number"
         else:
-            digits = len(number.normalize().as_tuple().digits)
-            if digits > MAX_NUMBER_DIGITS:
+            significant = list(number.as_tuple().digits)
+            while len(significant) > 1 and significant[-1] == 0:
+                significant.pop()
+            if len(significant) > MAX_NUMBER_DIGITS:
                 problem = f"has more than {MAX_NUMBER_DIGITS} significant digits"
             elif number != 0 and not (
                 Decimal("1e-128") <= abs(number) <= Decimal("1e126")
