@@ -47,13 +47,12 @@ def serve(
         config = (
             config_module.load(config_path) if config_path else config_module.Config()
         )
+        level = log_level.upper() if log_level is not None else None
         server_changes = {
             key: value
-            for key, value in (("host", host), ("port", port), ("log_level", log_level))
+            for key, value in (("host", host), ("port", port), ("log_level", level))
             if value is not None
         }
-        if "log_level" in server_changes:
-            server_changes["log_level"] = server_changes["log_level"].upper()
         if server_changes:
             config = config.replace("server", **server_changes)
         if data_dir is not None:

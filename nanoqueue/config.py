@@ -264,7 +264,7 @@ def from_mapping(data: dict[str, Any]) -> Config:
             raise ConfigError(
                 f"unknown section [{name}]; known sections are {', '.join(sorted(sections))}"
             )
-        section_type = spec.default_factory  # type: ignore[misc]
+        section_type: Any = spec.default_factory
         values[name] = _section(section_type, name, table)
     config = Config(**values)
     config.validate()
