@@ -110,8 +110,8 @@ async def serve(config: Config) -> None:
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
     await site.start()
-    for sock in site._server.sockets if site._server else ():  # noqa: SLF001
-        host, port = sock.getsockname()[:2]
+    for address in runner.addresses:
+        host, port = address[:2]
         logger.info("listening on http://%s:%s", host, port, extra={"port": port})
 
     stop = asyncio.Event()
