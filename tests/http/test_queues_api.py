@@ -773,6 +773,98 @@ async def test_receive_past_max_moves_to_dlq(client: TestClient[Any, Any]) -> No
     assert dead["body"] == "poison"
 
 
+async def dead_letter(client: TestClient[Any, Any], bodies: list[str]) -> None:
+    """Create jobs and jobs-dlq, and move messages with `bodies` to jobs-dlq."""
+    await create(client, "jobs-dlq")
+    policy = {"dead_letter_queue": "jobs-dlq", "max_receive_count": 1}
+    await create(client, "jobs", redrive_policy=policy)
+    for body in bodies:
+        await send(client, "jobs", body)
+    for message in await receive(client, "jobs", max_messages=10):
+        await client.post(
+            f"/queues/jobs/messages/{message['receipt_handle']}/visibility",
+            json={"timeout": 0},
+        )
+    assert await receive(client, "jobs") == []
+    assert (await counts(client, "jobs-dlq"))["visible"] == len(bodies)
+
+
+async def test_dead_letter_sources_listed(client: TestClient[Any, Any]) -> None:
+    await dead_letter(client, [])
+
+    response = await client.get("/queues/jobs-dlq/dead-letter-sources")
+
+    assert response.status == 200
+    assert (await response.json())["queues"] == ["jobs"]
+
+
+async def test_move_task_returns_messages(client: TestClient[Any, Any]) -> None:
+    await dead_letter(client, ["a", "b"])
+
+    started = await client.post("/queues/jobs-dlq/move-tasks")
+    assert started.status == 201, await started.text()
+    handle = (await started.json())["task_handle"]
+
+    for _ in range(200):
+        listed = await client.get("/queues/jobs-dlq/move-tasks")
+        (task,) = (await listed.json())["tasks"]
+        if task["status"] != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    assert task["task_handle"] == handle
+    assert task["status"] == "COMPLETED"
+    assert task["source"] == "jobs-dlq"
+    assert task["destination"] is None
+    assert task["approximate_moved"] == 2
+    assert (await counts(client, "jobs"))["visible"] == 2
+    assert (await counts(client, "jobs-dlq"))["visible"] == 0
+
+
+async def test_move_task_cancel(client: TestClient[Any, Any]) -> None:
+    await dead_letter(client, [str(n) for n in range(5)])
+    started = await client.post(
+        "/queues/jobs-dlq/move-tasks", json={"max_per_second": 1}
+    )
+    handle = (await started.json())["task_handle"]
+
+    cancelled = await client.post(f"/move-tasks/{handle}/cancel")
+
+    assert cancelled.status == 200, await cancelled.text()
+    assert 0 <= (await cancelled.json())["approximate_moved"] <= 5
+
+
+async def test_move_task_needs_dead_letter_queue(client: TestClient[Any, Any]) -> None:
+    await create(client, "jobs")
+
+    response = await client.post("/queues/jobs/move-tasks")
+
+    assert response.status == 400
+    assert (await error_of(response))["code"] == "InvalidParameterValue"
+
+
+async def test_move_task_invalid_request(client: TestClient[Any, Any]) -> None:
+    await dead_letter(client, [])
+
+    response = await client.post(
+        "/queues/jobs-dlq/move-tasks", json={"max_per_second": "fast"}
+    )
+    listed = await client.get(
+        "/queues/jobs-dlq/move-tasks", params={"max_results": "x"}
+    )
+
+    assert response.status == 400
+    assert "max_per_second" in (await error_of(response))["message"]
+    assert listed.status == 400
+    assert "max_results" in (await error_of(listed))["message"]
+
+
+async def test_cancel_unknown_move_task(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/move-tasks/not-a-handle/cancel")
+
+    assert response.status == 400
+    assert (await error_of(response))["code"] == "InvalidParameterValue"
+
+
 # The document
 
 
@@ -783,7 +875,7 @@ async def test_openapi_lists_queue_routes(client: TestClient[Any, Any]) -> None:
     for resource in client.app.router.resources():
         info = resource.get_info()
         path = info.get("formatter") or info.get("path")
-        if not path.startswith("/queues"):
+        if not path.startswith(("/queues", "/move-tasks")):
             continue
         assert path in paths
         for route in resource:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any
 
 from nanoqueue.errors import InvalidRequest
@@ -115,6 +116,29 @@ def reject_unknown_fields(body: dict[str, Any], allowed: set[str], where: str) -
             f"unknown field {unknown[0]!r} in {where}; "
             f"allowed fields are {', '.join(sorted(allowed))}"
         )
+
+
+def reject_unknown_parameters(query: Mapping[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(query) - allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown query parameter {unknown[0]!r}; "
+            f"allowed parameters are {', '.join(sorted(allowed))}"
+        )
+
+
+def query_int(query: Mapping[str, str], name: str, allowed: set[str]) -> int | None:
+    """Return query parameter `name` as an integer, None when absent."""
+    reject_unknown_parameters(query, allowed)
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"query parameter {name!r} must be an integer, got {_shown(value)}"
+        ) from exc
 
 
 def string_tags(body: dict[str, Any], field: str) -> dict[str, str]:

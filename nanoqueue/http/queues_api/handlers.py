@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nanoqueue.errors import InvalidRequest, QueueError
+from nanoqueue.errors import QueueError
 from nanoqueue.http.body import json_response, read_json_object
 from nanoqueue.http.keys import QUEUES
 from nanoqueue.http.queues_api import fields, replies
@@ -31,11 +31,7 @@ async def create_queue(request: web.Request) -> web.Response:
 
 @routes.get("/queues")
 async def list_queues(request: web.Request) -> web.Response:
-    unknown = sorted(set(request.query) - {"prefix"})
-    if unknown:
-        raise InvalidRequest(
-            f"unknown query parameter {unknown[0]!r}; the only one is 'prefix'"
-        )
+    fields.reject_unknown_parameters(request.query, {"prefix"})
     prefix = request.query.get("prefix", "")
     names = await request.app[QUEUES].list_queues(prefix=prefix)
     return json_response({"queues": names})
@@ -154,6 +150,51 @@ async def change_visibility_batch(request: web.Request) -> web.Response:
     )
     entry_ids = [entry_id for entry_id, _, _ in entries]
     return json_response(replies.batch_results(entry_ids, results))
+
+
+@routes.get("/queues/{name}/dead-letter-sources")
+async def list_dead_letter_sources(request: web.Request) -> web.Response:
+    """List the queues whose redrive policy names this queue, sorted."""
+    names = await request.app[QUEUES].list_dead_letter_source_queues(
+        request.match_info["name"]
+    )
+    return json_response({"queues": names})
+
+
+@routes.post("/queues/{name}/move-tasks")
+async def start_move_task(request: web.Request) -> web.Response:
+    """Start moving a dead-letter queue's messages back to their sources.
+
+    Without `destination` each message returns to the queue it came from.
+    """
+    body = await read_json_object(request)
+    fields.reject_unknown_fields(
+        body, {"destination", "max_per_second"}, "request body"
+    )
+    handle = await request.app[QUEUES].start_move_task(
+        request.match_info["name"],
+        destination=fields.optional_string(body, "destination"),
+        max_per_second=fields.optional_int(body, "max_per_second", "messages"),
+    )
+    return json_response({"task_handle": handle}, status=201)
+
+
+@routes.get("/queues/{name}/move-tasks")
+async def list_move_tasks(request: web.Request) -> web.Response:
+    max_results = fields.query_int(request.query, "max_results", {"max_results"})
+    tasks = await request.app[QUEUES].list_move_tasks(
+        request.match_info["name"],
+        max_results=1 if max_results is None else max_results,
+    )
+    return json_response({"tasks": [replies.move_task(task) for task in tasks]})
+
+
+@routes.post("/move-tasks/{task_handle}/cancel")
+async def cancel_move_task(request: web.Request) -> web.Response:
+    moved = await request.app[QUEUES].cancel_move_task(
+        request.match_info["task_handle"]
+    )
+    return json_response({"approximate_moved": moved})
 
 
 _ERRORS_BY_CODE: dict[str, type[QueueError]] = {

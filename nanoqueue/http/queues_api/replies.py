@@ -15,9 +15,11 @@ from nanoqueue.queues.model import (
     EntryError,
     Message,
     MessageAttribute,
+    MoveTask,
     QueueAttributes,
     QueueInfo,
     SendResult,
+    parse_queue_arn,
     sqs_attribute_name,
 )
 
@@ -131,3 +133,19 @@ def batch_results(
         else:
             rendered.append(entry_error(result))
     return {"results": rendered}
+
+
+def move_task(task: MoveTask) -> dict[str, Any]:
+    """Render a move task with queue names where SQS gives ARNs."""
+    destination = task.destination_arn
+    return {
+        "task_handle": task.task_handle,
+        "status": task.status,
+        "source": parse_queue_arn(task.source_arn)[2],
+        "destination": None if destination is None else parse_queue_arn(destination)[2],
+        "max_per_second": task.max_per_second,
+        "approximate_moved": task.approximate_moved,
+        "approximate_to_move": task.approximate_to_move,
+        "failure_reason": task.failure_reason,
+        "started_at": task.started_at_ms,
+    }

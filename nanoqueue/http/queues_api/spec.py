@@ -336,6 +336,106 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/queues/{name}/dead-letter-sources": {
+        "parameters": [_NAME],
+        "get": {
+            "summary": "List the queues whose redrive policy names this queue",
+            "operationId": "listDeadLetterSources",
+            "responses": {
+                "200": _reply(
+                    "queue names, sorted",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "queues": {"type": "array", "items": {"type": "string"}}
+                        },
+                    },
+                ),
+                **_errors(404, 500),
+            },
+        },
+    },
+    "/queues/{name}/move-tasks": {
+        "parameters": [_NAME],
+        "post": {
+            "summary": "Start moving this dead-letter queue's messages back",
+            "operationId": "startMoveTask",
+            "requestBody": _body(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "destination": {
+                            "type": "string",
+                            "description": "queue to move to; default each "
+                            "message's source queue",
+                        },
+                        "max_per_second": _integer("default unlimited", 1, 500),
+                    },
+                },
+                required=False,
+            ),
+            "responses": {
+                "201": _reply(
+                    "started",
+                    {
+                        "type": "object",
+                        "required": ["task_handle"],
+                        "properties": {"task_handle": {"type": "string"}},
+                    },
+                ),
+                **_errors(400, 404, 500),
+            },
+        },
+        "get": {
+            "summary": "List this queue's newest move tasks, newest first",
+            "operationId": "listMoveTasks",
+            "parameters": [
+                {
+                    "name": "max_results",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 10},
+                }
+            ],
+            "responses": {
+                "200": _reply(
+                    "the tasks",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "tasks": {"type": "array", "items": _ref("MoveTask")}
+                        },
+                    },
+                ),
+                **_errors(400, 404, 500),
+            },
+        },
+    },
+    "/move-tasks/{task_handle}/cancel": {
+        "parameters": [
+            {
+                "name": "task_handle",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ],
+        "post": {
+            "summary": "Cancel a running move task",
+            "operationId": "cancelMoveTask",
+            "responses": {
+                "200": _reply(
+                    "cancelled; messages moved so far stay moved",
+                    {
+                        "type": "object",
+                        "properties": {"approximate_moved": {"type": "integer"}},
+                    },
+                ),
+                **_errors(400, 404, 500),
+            },
+        },
+    },
 }
 
 _MESSAGE_ATTRIBUTES = {
@@ -485,6 +585,23 @@ SCHEMAS: dict[str, Any] = {
             "group_id": {"type": "string", "description": "FIFO only"},
             "deduplication_id": {"type": "string", "description": "FIFO only"},
             "sequence_number": {"type": "string", "description": "FIFO only"},
+        },
+    },
+    "MoveTask": {
+        "type": "object",
+        "properties": {
+            "task_handle": {"type": "string"},
+            "status": {
+                "type": "string",
+                "enum": ["RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"],
+            },
+            "source": {"type": "string"},
+            "destination": {"type": "string", "nullable": True},
+            "max_per_second": {"type": "integer", "nullable": True},
+            "approximate_moved": {"type": "integer"},
+            "approximate_to_move": {"type": "integer", "nullable": True},
+            "failure_reason": {"type": "string", "nullable": True},
+            "started_at": {"type": "integer", "description": "Unix time in ms"},
         },
     },
     "BatchResult": {
