@@ -54,7 +54,7 @@ async def write_until_cancelled(
         value = f"w{writer}-{uuid.uuid4().hex}-" + "x" * random.randint(0, 200)
         try:
             status, _ = await run_script(session, url, WRITE, args=[value, str(number)])
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (aiohttp.ClientError, TimeoutError):
             return
         if status == 200:
             acked.add(value)
@@ -102,8 +102,9 @@ async def test_sigkill_keeps_acknowledged_writes(server_factory: Any) -> None:
     await setup_database(server)
     acked: set[str] = set()
     for _ in range(4):
-        delay = random.uniform(0.2, 1.0)
-        await run_and_kill(server, acked, 8, lambda: asyncio.sleep(delay))
+        await run_and_kill(
+            server, acked, 8, lambda: asyncio.sleep(random.uniform(0.2, 1.0))
+        )
         server.start()
         assert server.url, server.log()
         check_state(await read_state(server.url), acked)

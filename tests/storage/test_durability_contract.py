@@ -24,7 +24,7 @@ db.create("queue", "q")
 db.create("queue", "scratch")
 """
 
-# Each template is one script; `$` marks where random arguments go.
+# Each entry is one script; ARGV is a random key, value and score.
 OPERATIONS = [
     'db.call("kv", "set", ARGV[1], ARGV[2])',
     'db.call("kv", "delete", ARGV[1])',
@@ -173,7 +173,7 @@ async def test_recovered_equals_fresh(tmp_path: Path) -> None:
         await recovered.close()
 
 
-async def test_snapshot_waits_no_script(tmp_path: Path) -> None:
+async def test_snapshot_lets_scripts_run(tmp_path: Path) -> None:
     storage, engine = await open_storage(tmp_path / "data", "always")
     try:
         await engine.eval(SETUP)
