@@ -886,7 +886,8 @@ class QueueService:
                 return
             self._timer_event.clear()
             try:
-                await asyncio.wait_for(self._timer_event.wait(), sleep_s)
+                async with asyncio.timeout(sleep_s):
+                    await self._timer_event.wait()
             except TimeoutError:
                 pass
 

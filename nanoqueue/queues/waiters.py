@@ -44,8 +44,11 @@ class Waiters:
         future = asyncio.get_running_loop().create_future()
         waiting = self._waiting.setdefault(key, deque())
         waiting.append(future)
+        # asyncio.timeout, unlike wait_for in Python 3.11, never drops a
+        # cancellation that arrives together with the wake-up.
         try:
-            await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await future
             return True
         except TimeoutError:
             return False

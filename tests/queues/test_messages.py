@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from conftest import FakeClock
+from queue_helpers import delete, receive_all, send_error, send_one
 
 from nanoqueue.queues.errors import (
     BatchEntryIdsNotDistinct,
@@ -16,9 +18,6 @@ from nanoqueue.queues.errors import (
 from nanoqueue.queues.md5 import md5_of_attributes
 from nanoqueue.queues.model import EntryError, MessageAttribute, SendEntry, SendResult
 from nanoqueue.queues.service import QueueService
-
-from conftest import FakeClock
-from queue_helpers import delete, receive_all, send_error, send_one
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import FakeClock
 
 from nanoqueue.queues.errors import (
     InvalidAttributeName,
@@ -12,8 +13,6 @@ from nanoqueue.queues.errors import (
     QueueDoesNotExist,
 )
 from nanoqueue.queues.service import QueueService
-
-from conftest import FakeClock
 
 BOUNDS = [
     ("VisibilityTimeout", "visibility_timeout_s", 0, 43200),
@@ -250,7 +249,7 @@ async def test_delete_queue(service: QueueService) -> None:
     with pytest.raises(QueueDoesNotExist):
         await service.delete_queue("doomed")
     assert await service.list_queues() == []
-    info, created = await service.create_queue("doomed")
+    _, created = await service.create_queue("doomed")
     assert created
 
 
