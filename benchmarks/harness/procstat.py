@@ -118,3 +118,17 @@ class UsageMonitor:
             peak_rss_since_start_bytes=memory.get("VmHWM", 0) * 1024,
         )
         return self.usage
+
+
+def established_connections(port: int) -> int:
+    """Count established IPv4 TCP connections to local `port`, from /proc/net/tcp."""
+    count = 0
+    with open("/proc/net/tcp") as file:
+        next(file)
+        for line in file:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            # State 01 is TCP_ESTABLISHED in the kernel's numbering.
+            if local_port == port and fields[3] == "01":
+                count += 1
+    return count

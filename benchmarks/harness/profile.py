@@ -82,28 +82,53 @@ def run(scenario: str, clients: int, seconds: float, fsync: str, folder: Path) -
 
 
 def top_functions(raw: str, count: int = 25) -> str:
-    """Summarise py-spy's collapsed stacks by own samples and by samples including callees."""
+    """Summarise py-spy's collapsed stacks of the event loop thread.
+
+    Percentages are of the event loop's busy samples, because that one thread
+    runs every request and script; samples of other threads (the log writer
+    waiting in fsync) are counted apart.
+    """
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    samples = 0
+    loop_samples = 0
+    other_samples: Counter[str] = Counter()
     for line in raw.splitlines():
         stack, _, number = line.rpartition(" ")
         if not stack or not number.isdigit():
             continue
         weight = int(number)
         frames = [LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
-        samples += weight
+        if not any(frame.startswith("BaseEventLoop.run_forever") for frame in frames):
+            other_samples[frames[-1]] += weight
+            continue
+        loop_samples += weight
         own[frames[-1]] += weight
         for frame in set(frames):
             total[frame] += weight
-    if samples == 0:
-        return "no samples"
-    lines = [f"{samples} samples of the busy server", "", "own time:"]
-    lines += [
-        f"  {100 * n / samples:5.1f}%  {frame}" for frame, n in own.most_common(count)
+    if loop_samples == 0:
+        return "no samples of the event loop thread"
+    busy = f"{loop_samples} busy samples of the event loop thread"
+    lines = [
+        f"{busy}, {sum(other_samples.values())} of other threads",
+        "",
+        "event loop, own time:",
     ]
-    lines += ["", "including callees:"]
+    lines += [_share(frame, n, loop_samples) for frame, n in own.most_common(count)]
+    # Including callees, only nanoqueue's own functions say where time goes,
+    # because the event loop and click frames are under every sample.
+    ours = [
+        (frame, n)
+        for frame, n in total.most_common()
+        if "(nanoqueue/" in frame and "(nanoqueue/cli.py)" not in frame
+    ]
+    lines += ["", "event loop, including callees, nanoqueue functions only:"]
+    lines += [_share(frame, n, loop_samples) for frame, n in ours[:count]]
+    lines += ["", "other threads, own time (as a share of the event loop's samples):"]
     lines += [
-        f"  {100 * n / samples:5.1f}%  {frame}" for frame, n in total.most_common(count)
+        _share(frame, n, loop_samples) for frame, n in other_samples.most_common(5)
     ]
     return "\n".join(lines)
+
+
+def _share(frame: str, samples: int, of: int) -> str:
+    return f"  {100 * samples / of:5.1f}%  {frame}"

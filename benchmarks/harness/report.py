@@ -24,6 +24,7 @@ DETAIL_KEYS = (
     "received_per_s",
     "empty_receives",
     "snapshots",
+    "connections_at_start",
     "bytes_per_message",
     "overhead_bytes_per_message",
     "rss_after_mib",
