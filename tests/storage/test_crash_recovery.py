@@ -238,3 +238,54 @@ async def test_disk_full_fails_request(server_factory: Any, tmpfs: Any) -> None:
     check_state(state, acked)
     assert failure["value"] not in state[0]
     assert "CRITICAL" not in server.log()
+
+
+async def test_empty_data_dir_starts(server_factory: Any, tmp_path: Path) -> None:
+    data_dir = tmp_path / "empty"
+    data_dir.mkdir()
+    server = server_factory(data_dir=data_dir)
+    server.start()
+    assert server.url, server.log()
+    assert "0 log records replayed" in server.log()
+    await setup_database(server)
+    assert server.stop() == 0
+
+
+async def test_torn_tail_logged_at_start(server_factory: Any) -> None:
+    server = server_factory()
+    server.start()
+    await setup_database(server)
+    server.kill()
+    log_path = next(server.data_dir.glob("log-*.nql"))
+    size = log_path.stat().st_size
+    with open(log_path, "ab") as file:
+        file.write(b"NQ\x01\x00" + b"\xff" * 7)
+    server.start()
+    assert server.url, server.log()
+    assert "WARNING" in server.log()
+    assert f"dropped 11 bytes at the end of log file {log_path.name}" in server.log()
+    assert log_path.stat().st_size == size
+    state = await read_state(server.url)
+    assert state == ([], [], 0)
+
+
+async def test_flipped_byte_stops_start(server_factory: Any) -> None:
+    server = server_factory()
+    server.start()
+    await setup_database(server)
+    async with aiohttp.ClientSession() as session:
+        for number in range(3):
+            status, _ = await run_script(
+                session, server.url, WRITE, args=[f"v{number}", "1"]
+            )
+            assert status == 200
+    server.kill()
+    log_path = next(server.data_dir.glob("log-*.nql"))
+    data = bytearray(log_path.read_bytes())
+    data[20] ^= 0x01
+    log_path.write_bytes(bytes(data))
+    process = server.start()
+    assert process.wait(timeout=20) != 0
+    assert f"log file '{log_path}' is damaged at offset 0" in server.log()
+    assert "check-data" in server.log()
+    assert "Traceback" not in server.log()
