@@ -1,0 +1,123 @@
+"""Native-API error replies: statuses, bodies, and the log line of each 5xx."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from nanoqueue import errors
+from nanoqueue.config import Config, ServerConfig
+from nanoqueue.http.app import create_app
+from nanoqueue.http.errors import status_of
+from nanoqueue.queues import errors as queue_errors
+from nanoqueue.queues.service import QueueService
+from nanoqueue.scripting.engine import ScriptEngine
+
+
+async def raise_runtime_error(request: web.Request) -> web.Response:
+    raise RuntimeError("secret detail")
+
+
+async def raise_storage_error(request: web.Request) -> web.Response:
+    raise errors.StorageError("disk gone")
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> AsyncIterator[TestClient[Any, Any]]:
+    engine = ScriptEngine()
+    queues = QueueService(engine)
+    await queues.start()
+    config = dataclasses.replace(Config(), server=ServerConfig(max_request_bytes=4096))
+    app = create_app(config, engine, queues)
+    app.router.add_get("/test/runtime-error", raise_runtime_error)
+    app.router.add_get("/test/storage-error", raise_storage_error)
+    try:
+        yield await aiohttp_client(app)
+    finally:
+        await queues.stop()
+
+
+def test_queue_errors_are_client_errors() -> None:
+    for name in queue_errors.__all__:
+        cls = getattr(queue_errors, name)
+        if not isinstance(cls, type):
+            continue
+        status = status_of(cls("x"))
+        assert 400 <= status < 500, (name, status)
+        assert cls.code, name
+
+
+def test_native_statuses() -> None:
+    assert status_of(queue_errors.QueueDoesNotExist("x")) == 404
+    assert status_of(queue_errors.MessageNotInflight("x")) == 409
+    assert status_of(queue_errors.QueueAlreadyExists("x")) == 409
+    assert status_of(queue_errors.ReceiptHandleIsInvalid("x")) == 400
+    assert status_of(queue_errors.InvalidAttributeValue("x")) == 400
+
+
+async def test_unexpected_error_500_logged(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="nanoqueue.http.errors"):
+        response = await client.get("/test/runtime-error")
+
+    assert response.status == 500
+    body = await response.json()
+    assert body["error"]["code"] == "InternalError"
+    assert "secret detail" not in await response.text()
+    assert "Traceback" not in await response.text()
+    (record,) = [r for r in caplog.records if r.name == "nanoqueue.http.errors"]
+    assert record.levelno == logging.ERROR
+    assert "/test/runtime-error" in record.getMessage()
+    assert record.exc_info is not None
+
+
+async def test_storage_error_500_logged(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="nanoqueue.http.errors"):
+        response = await client.get("/test/storage-error")
+
+    assert response.status == 500
+    assert (await response.json())["error"]["code"] == "StorageError"
+    (record,) = [r for r in caplog.records if r.name == "nanoqueue.http.errors"]
+    assert "disk gone" in record.getMessage()
+
+
+async def test_client_error_not_logged(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="nanoqueue.http.errors"):
+        response = await client.get("/queues/nothing")
+
+    assert response.status == 404
+    assert [r for r in caplog.records if r.name == "nanoqueue.http.errors"] == []
+
+
+async def test_request_too_large_413(client: TestClient[Any, Any]) -> None:
+    await client.post("/queues", json={"name": "jobs"})
+
+    response = await client.post("/queues/jobs/messages", json={"body": "x" * 5000})
+
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "RequestTooLarge"
+
+
+async def test_unknown_route_404(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/queue")
+
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "NotFound"
+
+
+async def test_wrong_method_405(client: TestClient[Any, Any]) -> None:
+    response = await client.put("/queues/jobs")
+
+    assert response.status == 405
+    assert (await response.json())["error"]["code"] == "MethodNotAllowed"
