@@ -178,6 +178,8 @@ class AppendLog:
         self._closing = False
         self._stopped = False
         self._synced_offset = 0
+        # Logged once when it starts failing and once when it works again.
+        self._everysec_failing = False
 
         # Loop-side state.
         self._next_seq = 0
@@ -338,7 +340,14 @@ class AppendLog:
                     with self._cond:
                         self._truncate_pending = False
                 if rotate_to is not None:
-                    self._switch_file(rotate_to)
+                    try:
+                        self._switch_file(rotate_to)
+                    except OSError:
+                        # Retry before the next write: a record after a
+                        # snapshot must never land in the log before it.
+                        with self._cond:
+                            self._rotate_to = self._rotate_to or rotate_to
+                        raise
                 if data:
                     self._write_all(data)
                     if self.fsync == "always":
@@ -357,9 +366,11 @@ class AppendLog:
     def _has_work(self, last_sync: float) -> bool:
         if self._failed:
             return self._closing
-        if self._buffer or self._rotate_to is not None or self._closing:
+        # A pending rotation or truncation waits for the next write, so that
+        # a failing disk fails requests instead of spinning here.
+        if self._buffer or self._closing:
             return True
-        return self._truncate_pending or self._everysec_due(last_sync)
+        return self._everysec_due(last_sync)
 
     def _everysec_due(self, last_sync: float) -> bool:
         return (
@@ -403,14 +414,19 @@ class AppendLog:
         try:
             os.fdatasync(self._fd)
         except OSError as exc:
-            logger.critical(
-                "fdatasync of the log file %s failed: %s; acknowledged writes "
-                "of the last seconds may be lost if the machine crashes",
-                self.path,
-                exc,
-                extra={"path": str(self.path)},
-            )
+            if not self._everysec_failing:
+                logger.critical(
+                    "fdatasync of the log file %s failed: %s; acknowledged "
+                    "writes since then may be lost if the machine crashes",
+                    self.path,
+                    exc,
+                    extra={"path": str(self.path)},
+                )
+            self._everysec_failing = True
             return
+        if self._everysec_failing:
+            logger.warning("fdatasync of the log file %s works again", self.path)
+            self._everysec_failing = False
         self._synced_offset = self._good_offset
 
     def _switch_file(self, path: Path) -> None:

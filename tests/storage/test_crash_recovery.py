@@ -258,8 +258,7 @@ async def test_torn_tail_logged_at_start(server_factory: Any) -> None:
     server.kill()
     log_path = next(server.data_dir.glob("log-*.nql"))
     size = log_path.stat().st_size
-    with open(log_path, "ab") as file:
-        file.write(b"NQ\x01\x00" + b"\xff" * 7)
+    log_path.write_bytes(log_path.read_bytes() + b"NQ\x01\x00" + b"\xff" * 7)
     server.start()
     assert server.url, server.log()
     assert "WARNING" in server.log()
