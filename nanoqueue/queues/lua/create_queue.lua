@@ -9,15 +9,15 @@ local fifo = ARGV[4] == "1"
 
 local existing = call("Q", "get", key)
 if existing ~= nil then
-    return { false, call("q" .. existing, "get", "i"), existing }
+    local existing_id = tonumber(string.match(existing, "^%d+"))
+    return { false, call("q" .. existing_id, "get", "i"), existing_id }
 end
 
 local id = call("Q", "incr", "#", 1)
 local prefix = "q" .. id
-call("Q", "set", key, id)
+call("Q", "set", key, id .. "," .. config_line)
 call("N", "add", key, 0)
 db.create("keyvalue", prefix)
-call(prefix, "set", "c", config_line)
 call(prefix, "set", "i", info)
 call(prefix, "set", "n", key)
 call(prefix, "set", "s", 0)

@@ -4,13 +4,14 @@
 --
 -- Layout, per queue with number ID (structure names are short because every
 -- structure name is also written to the append-only log):
---   Q          KeyValue  "region/name" -> queue ID, "#" -> last queue ID
+--   Q          KeyValue  "region/name" -> "ID,CONFIGURATION" (one read opens
+--              a queue), "#" -> last queue ID
 --   N          SortedSet "region/name", all with score 0, for listing
 --   T          SortedSet timers of all queues, scored by due time in ms:
 --              "ID:SEQ" visibility or delay of a message, "rID" retention
 --              sweep, "dID:KEY" deduplication expiry, "aID:ATTEMPT" expiry
 --              of a receive request attempt
---   qID        KeyValue  c = configuration line, i = info JSON, n = name
+--   qID        KeyValue  i = info JSON, n = name
 --              key, s = last sequence number, p = last purge in ms, and the
 --              counters D (delayed), R (returned visible), X (deleted while
 --              visible), V (FIFO: items in all group queues)
@@ -32,7 +33,7 @@
 
 local call = db.call
 local HEADER = "^(%a),(%d+),(%d+),(%d+),(%d+),(%d+),([^,]*),([^\n]*)\n()"
-local CONFIG = "^(%d+),(%d+),(%d+),(%d+),([^,]*),(%d),(%a)$"
+local CONFIG = "^(%d+),(%d+),(%d+),(%d+),(%d+),([^,]*),(%d),(%a)$"
 
 local function parse_record(record)
     local state, seq, receives, first, last, sent, source, group, start =
@@ -67,16 +68,15 @@ end
 -- Return the queue's ID, structure prefix and configuration, or nil when
 -- there is no queue under `key`.
 local function open_queue(key)
-    local id = call("Q", "get", key)
-    if id == nil then
+    local line = call("Q", "get", key)
+    if line == nil then
         return nil
     end
-    local prefix = "q" .. id
-    local line = call(prefix, "get", "c")
-    local vt, delay, retention, max_receives, dlq, fifo, scope =
+    local id, vt, delay, retention, max_receives, dlq, fifo, scope =
         string.match(line, CONFIG)
+    local prefix = "q" .. id
     return {
-        id = id,
+        id = tonumber(id),
         key = key,
         prefix = prefix,
         visibility_ms = tonumber(vt) * 1000,

@@ -3,7 +3,7 @@
 
 local result = {}
 for _, key in ipairs(call("N", "range_by_score", 0, 0)) do
-    local id = call("Q", "get", key)
+    local id = tonumber(string.match(call("Q", "get", key), "^%d+"))
     result[#result + 1] = { key, call("q" .. id, "get", "i"), id }
 end
 return result

@@ -71,9 +71,10 @@ for i = 1, count do
         results[i] = { true, seq }
     end
 end
+-- An empty visible queue has no sweep due, so the new front sets it.
 if #fresh > 0 then
     if call(q.prefix .. "v", "push_right_many", fresh) == #fresh then
-        schedule_retention(q, now + q.retention_ms)
+        call("T", "add", "r" .. q.id, now + q.retention_ms)
     end
 end
 add_counter(q, "D", delayed)

@@ -10,6 +10,6 @@ local q = open_queue(key)
 if q == nil then
     return false
 end
-call(q.prefix, "set", "c", config_line)
+call("Q", "set", key, q.id .. "," .. config_line)
 call(q.prefix, "set", "i", info)
 return true
