@@ -42,9 +42,9 @@ class _Task:
 class MoveTasks:
     """The message move tasks of a queue service, newest last per source.
 
-    NOTE: tasks live in memory only, so after a restart ListMessageMoveTasks
-    forgets them and a task that was running stops; the messages it moved
-    stay moved, because each move is a committed script.
+    NOTE: tasks live in memory only. After a restart ListMessageMoveTasks no
+    longer lists them and a task that was running has stopped, but the
+    messages it moved stay moved, because each move is a committed script.
     """
 
     def __init__(self, service: QueueService) -> None:

@@ -75,14 +75,14 @@ MAX_BATCH_BYTES = 1_048_576
 SEQUENCE_NUMBER_BASE = 10**19
 # Timers handled per tick script run; more due timers run in further runs.
 TICK_LIMIT = 1000
-# Longest sleep of the retry task, which also bounds how late a timer runs
+# Maximum sleep of the retry task, which also bounds how late a timer runs
 # if the clock jumps.
 MAX_TICK_INTERVAL_S = 1.0
 
 
 @dataclasses.dataclass(slots=True)
 class _Queue:
-    """What the service caches of a queue, to check requests before scripts run."""
+    """The cached state of a queue, used to check requests before scripts run."""
 
     key: str
     queue_id: int
@@ -627,7 +627,7 @@ class QueueService:
         A handle from an earlier receive of a message received again since
         never deletes the newer delivery. With `require_in_flight` False (the
         SQS rule) the latest handle also deletes a message whose visibility
-        timeout passed if nobody received it since, and any other handle of
+        timeout passed if no receive took it since, and any other handle of
         the queue succeeds without effect. With True (the native API rule)
         every handle but that of the current in-flight delivery fails with
         MessageNotInflight. A malformed handle, or one of another queue,

@@ -250,3 +250,18 @@ async def test_fifo_purge(service: QueueService, fifo: str) -> None:
     assert await receive_all(service, fifo) == []
     await _send(service, fifo, "c", group="x")
     assert [m.body for m in await receive_all(service, fifo)] == ["c"]
+
+
+async def test_fifo_delete_returned_message(
+    service: QueueService, fifo: str, clock: FakeClock
+) -> None:
+    await _send(service, fifo, "m0")
+    await _send(service, fifo, "m1")
+    (first,) = await service.receive(fifo)
+    clock.advance(10)
+    await service.run_timers()
+    assert await delete(service, fifo, first.receipt_handle) is None
+    (next_message,) = await service.receive(fifo)
+    assert next_message.body == "m1"
+    info = await service.get_queue(fifo)
+    assert (info.visible, info.in_flight) == (0, 1)

@@ -563,3 +563,43 @@ async def test_counts(service: QueueService, queue: str) -> None:
     await service.receive(queue, 2)
     info = await service.get_queue(queue)
     assert (info.visible, info.in_flight, info.delayed) == (3, 2, 1)
+
+
+async def test_receive_visibility_zero(service: QueueService, queue: str) -> None:
+    await send_one(service, queue, "peek")
+    (first,) = await service.receive(queue, visibility_timeout_s=0)
+    await service.run_timers()
+    (second,) = await receive_all(service, queue)
+    assert second.message_id == first.message_id
+    assert second.receive_count == 2
+
+
+async def test_deleted_queue_timers_ignored(
+    service: QueueService, clock: FakeClock
+) -> None:
+    await service.create_queue("recreated")
+    await send_one(service, "recreated", "old", delay_s=5)
+    await send_one(service, "recreated", "held")
+    await service.receive("recreated")
+    await service.delete_queue("recreated")
+    await service.create_queue("recreated")
+    clock.advance(60)
+    await service.run_timers()
+    info = await service.get_queue("recreated")
+    assert (info.visible, info.in_flight, info.delayed) == (0, 0, 0)
+
+
+async def test_handles_survive_restart(
+    service: QueueService, queue: str, clock: FakeClock
+) -> None:
+    await send_one(service, queue, "kept")
+    (message,) = await receive_all(service, queue)
+    restarted = QueueService(service.engine, clock=clock)
+    await restarted.start()
+    try:
+        assert (
+            await delete(restarted, queue, message.receipt_handle, strict=True) is None
+        )
+        assert (await restarted.get_queue(queue)).in_flight == 0
+    finally:
+        await restarted.stop()

@@ -1,7 +1,7 @@
 -- Change the visibility timeout of in-flight messages by the sequence
 -- number and receive count in their receipt handles. Atomic because each
 -- check of the delivery and the move of its timer happen in one script run.
--- ARGV after the first three holds SEQ, RECEIVES and TIMEOUT_S per entry.
+-- ARGV after the first three contains SEQ, RECEIVES and TIMEOUT_S per entry.
 -- A timeout may reach at most 12 hours past the receive. Returns false when
 -- the queue does not exist, else { per entry 0 (changed), 1 (not in
 -- flight) or 2 (past 12 hours), per entry seconds left of the 12 hours,

@@ -1,5 +1,5 @@
 -- Delete a queue with all its messages. Atomic because the name and every
--- structure go in one script run, so no script sees half a queue. Returns
+-- structure go in one script run, so no script finds half a queue. Returns
 -- false when the queue does not exist.
 
 local key = ARGV[1]

@@ -20,8 +20,8 @@ local moved = 0
 local targets = {}
 local failure = false
 
--- Move the message of the front item of `visible`; return false and set
--- `failure` when it cannot go anywhere, so that it stays where it is.
+-- Move the message of the front item of `visible`. When the message has no
+-- destination, set `failure` and return false, and the message stays.
 local function move_front(visible)
     local item = call(visible, "peek_left")
     local record = item

@@ -1,7 +1,7 @@
 -- Send messages to a queue. Atomic because sequence numbers, FIFO
 -- deduplication and the enqueueing of every message of the batch happen in
 -- one script run, so a batch is all there or, on error, not at all.
--- ARGV after the first three holds four values per message: payload, delay
+-- ARGV after the first three contains four values per message: payload, delay
 -- in seconds ("" for the queue's), group ID and deduplication key ("" for
 -- none). Returns false when the queue does not exist, else per message
 -- { true, SEQ } or, for a duplicate, { false, "EXPIRES,SEQ,MESSAGE_ID" }.

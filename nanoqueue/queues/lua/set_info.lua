@@ -1,5 +1,5 @@
 -- Replace a queue's configuration line and info document. Atomic because
--- both change in one script run, so no other script sees one without the
+-- both change in one script run, so no other script reads one without the
 -- other. Returns false when the queue does not exist.
 
 local key = ARGV[1]
