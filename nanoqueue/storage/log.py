@@ -273,9 +273,10 @@ class AppendLog:
     def rewind(self, revert: Callable[[Committed], None]) -> int:
         """Take back every record not yet durable after a write failure.
 
-        Calls `revert` for each transaction newest first, fails its future,
-        cuts the file back to the last durable record, and lets later
-        appends write again. Returns how many transactions were reverted.
+        Calls `revert` for each transaction newest first, fails its future
+        and lets later appends write again. The writer thread has cut the
+        file back to the last durable record already. Returns how many
+        transactions were reverted.
         """
         if self._error is None:
             return 0
@@ -298,7 +299,6 @@ class AppendLog:
         self._error = None
         with self._cond:
             self._buffer.clear()
-            self._truncate_pending = True
             self._failed = False
             self._cond.notify()
         return reverted
@@ -358,6 +358,7 @@ class AppendLog:
                     last_sync = time.monotonic()
                     self._sync_everysec()
             except OSError as exc:
+                self._cut_back()
                 self._fail(exc)
                 continue
             if data:
@@ -439,7 +440,31 @@ class AppendLog:
         self._good_offset = 0
         self._synced_offset = 0
 
+    def _cut_back(self) -> None:
+        # Complete records of a failed batch may be in the file already, and
+        # they are about to be reverted, so they must go before anything
+        # else is written. If the truncation fails too, the next write and
+        # close retry it.
+        # NOTE: a crash between the failed write and this truncation leaves
+        # those records in the log, so recovery applies scripts whose
+        # requests failed.
+        try:
+            os.ftruncate(self._fd, self._good_offset)
+        except OSError as exc:
+            logger.error(
+                "truncating the log file %s after a failed write failed: %s",
+                self.path,
+                exc,
+            )
+            with self._cond:
+                self._truncate_pending = True
+            return
+        with self._cond:
+            self._truncate_pending = False
+
     def _final_sync(self) -> None:
+        if self._truncate_pending:
+            self._cut_back()
         if self.fsync == "no" or self._failed:
             return
         try:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nanoqueue.config import StorageConfig
-from nanoqueue.errors import ScriptError, StorageError
+from nanoqueue.errors import LogWriteFailed, ScriptError, StorageError
 from nanoqueue.scripting.engine import ScriptEngine
 from nanoqueue.storage.durability import Storage
 
@@ -200,3 +200,33 @@ async def test_log_closed_rejects_append(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="the log is closed"):
         await engine.eval('db.call("kv", "set", "a", 1)')
     assert storage.db.get("kv").get("a") is None
+
+
+async def test_full_disk_reverts_pending(tmpfs: Any) -> None:
+    point = tmpfs("full", "1m")
+    storage, engine = await open_storage(point / "data", "always")
+    await engine.eval(SETUP)
+    write = 'db.call("q", "push_right", ARGV[1]); db.call("kv", "set", ARGV[1], 1)'
+
+    async def attempt(number: int) -> str | None:
+        value = f"{number:04d}" + "x" * 30_000
+        try:
+            await engine.eval(write, [], [value])
+        except LogWriteFailed as exc:
+            assert "No space left on device" in exc.message
+            return None
+        return value
+
+    results = await asyncio.gather(*(attempt(n) for n in range(100)))
+    acked = {value for value in results if value is not None}
+    assert 0 < len(acked) < 100
+    assert set(storage.db.get("kv").data) == acked
+    assert set(storage.db.get("q").items) == acked
+    expected = storage.db.dump()
+    await storage.close()
+
+    reopened, _ = await open_storage(point / "data", "always")
+    try:
+        assert reopened.db.dump() == expected
+    finally:
+        await reopened.close()
