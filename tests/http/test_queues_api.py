@@ -177,6 +177,7 @@ async def test_create_queue_out_of_bounds(client: TestClient[Any, Any]) -> None:
     assert response.status == 400
     error = await error_of(response)
     assert error["code"] == "InvalidAttributeValue"
+    assert "visibility_timeout_s" in error["message"]
     assert "43201" in error["message"]
     assert "43200" in error["message"]
 
@@ -361,6 +362,7 @@ async def test_send_attributes_round_trip(client: TestClient[Any, Any]) -> None:
             ["attributes.a.binary_value", "base64"],
         ),
         ({"body": "x", "delay": 5}, ["delay", "delay_seconds"]),
+        ({"body": "x", "entry_id": "a"}, ["entry_id", "request body"]),
         ({"messages": [{"body": "x"}, {"body": 5}]}, ["messages[1].body"]),
         ({"messages": {"body": "x"}}, ["messages", "array"]),
     ],
@@ -389,6 +391,7 @@ async def test_send_delay_out_of_bounds(client: TestClient[Any, Any]) -> None:
     assert response.status == 400
     error = await error_of(response)
     assert error["code"] == "InvalidParameterValue"
+    assert "delay_seconds" in error["message"]
     assert "901" in error["message"]
 
 
@@ -425,6 +428,18 @@ async def test_send_batch_partial_failure(client: TestClient[Any, Any]) -> None:
     assert third["ok"] is True
     assert third["entry_id"] == "third"
     assert (await counts(client, "jobs"))["visible"] == 2
+
+
+async def test_send_batch_error_names_field(client: TestClient[Any, Any]) -> None:
+    await create(client, "jobs")
+    messages = [{"body": "a"}, {"body": "b", "delay_seconds": 901}]
+
+    response = await client.post("/queues/jobs/messages", json={"messages": messages})
+
+    second = (await response.json())["results"][1]
+    assert second["error"]["code"] == "InvalidParameterValue"
+    assert "delay_seconds" in second["error"]["message"]
+    assert "DelaySeconds" not in second["error"]["message"]
 
 
 async def test_send_batch_too_many(client: TestClient[Any, Any]) -> None:
@@ -520,10 +535,14 @@ async def test_receive_empty_body_means_defaults(client: TestClient[Any, Any]) -
         ({"max_messages": "2"}, "InvalidRequest", ["max_messages", "integer"]),
         ({"wait_seconds": True}, "InvalidRequest", ["wait_seconds", "integer"]),
         ({"visibility": 5}, "InvalidRequest", ["visibility", "visibility_timeout"]),
-        ({"max_messages": 11}, "InvalidParameterValue", ["11"]),
-        ({"max_messages": 0}, "InvalidParameterValue", ["0"]),
-        ({"wait_seconds": 21}, "InvalidParameterValue", ["21"]),
-        ({"visibility_timeout": 43201}, "InvalidParameterValue", ["43201"]),
+        ({"max_messages": 11}, "InvalidParameterValue", ["max_messages", "11"]),
+        ({"max_messages": 0}, "InvalidParameterValue", ["max_messages", "0"]),
+        ({"wait_seconds": 21}, "InvalidParameterValue", ["wait_seconds", "21"]),
+        (
+            {"visibility_timeout": 43201},
+            "InvalidParameterValue",
+            ["visibility_timeout", "43201"],
+        ),
     ],
 )
 async def test_receive_invalid_request(
@@ -668,7 +687,11 @@ async def test_change_visibility_zero_shows_message(
 
 @pytest.mark.parametrize(
     ("payload", "names"),
-    [({}, ["timeout"]), ({"timeout": "0"}, ["timeout", "integer"])],
+    [
+        ({}, ["timeout"]),
+        ({"timeout": "0"}, ["timeout", "integer"]),
+        ({"timeout": 43201}, ["timeout", "43201"]),
+    ],
 )
 async def test_change_visibility_invalid_request(
     client: TestClient[Any, Any], payload: dict[str, Any], names: list[str]

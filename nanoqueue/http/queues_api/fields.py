@@ -265,7 +265,9 @@ def send_entry(spec: object, index: int | None) -> SendEntry:
     prefix = "" if index is None else f"messages[{index}]."
     if not isinstance(spec, dict):
         raise InvalidRequest(f"{where} must be an object, got {json_type(spec)}")
-    reject_unknown_fields(spec, SEND_FIELDS, where)
+    # entry_id names a result within a batch, so a single send has none.
+    allowed = SEND_FIELDS if index is not None else SEND_FIELDS - {"entry_id"}
+    reject_unknown_fields(spec, allowed, where)
     body = required_string(spec, "body", prefix)
     entry_id = optional_string(spec, "entry_id", prefix)
     delay_s = optional_int(spec, "delay_seconds", "seconds", prefix)
@@ -279,7 +281,7 @@ def send_entry(spec: object, index: int | None) -> SendEntry:
             data_type="String", string_value=trace_header, binary_value=None
         )
     return SendEntry(
-        entry_id=entry_id if entry_id is not None else str(index or 0),
+        entry_id=str(index or 0) if entry_id is None else entry_id,
         body=body,
         delay_s=delay_s,
         attributes=message_attributes(spec.get("attributes"), f"{prefix}attributes"),

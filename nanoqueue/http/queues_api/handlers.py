@@ -7,7 +7,8 @@ from aiohttp import web
 from nanoqueue.errors import QueueError
 from nanoqueue.http.body import json_response, read_json_object
 from nanoqueue.http.keys import QUEUES
-from nanoqueue.http.queues_api import fields, replies
+from nanoqueue.http.queues_api import fields, naming, replies
+from nanoqueue.http.queues_api.naming import native_names
 from nanoqueue.queues import errors as queue_errors
 from nanoqueue.queues.model import EntryError
 
@@ -15,6 +16,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/queues")
+@native_names(naming.QUEUE_ATTRIBUTES)
 async def create_queue(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     fields.reject_unknown_fields(body, {"name", "attributes", "tags"}, "request body")
@@ -44,6 +46,7 @@ async def get_queue(request: web.Request) -> web.Response:
 
 
 @routes.patch("/queues/{name}")
+@native_names(naming.QUEUE_ATTRIBUTES)
 async def set_attributes(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     body = await read_json_object(request)
@@ -67,6 +70,7 @@ async def purge_queue(request: web.Request) -> web.Response:
 
 
 @routes.post("/queues/{name}/messages")
+@native_names(naming.SEND)
 async def send_messages(request: web.Request) -> web.Response:
     """Send one message (201) or, with `messages`, a batch (200, per-entry results)."""
     name = request.match_info["name"]
@@ -82,11 +86,17 @@ async def send_messages(request: web.Request) -> web.Response:
     fields.reject_unknown_fields(body, {"messages"}, "a batch send")
     specs = fields.required_array(body, "messages", "messages to send")
     entries = [fields.send_entry(spec, index) for index, spec in enumerate(specs)]
-    results = await service.send(name, entries)
+    results = [
+        naming.rename_entry(result, naming.SEND)
+        if isinstance(result, EntryError)
+        else result
+        for result in await service.send(name, entries)
+    ]
     return json_response({"results": [replies.batch_send_result(r) for r in results]})
 
 
 @routes.post("/queues/{name}/receive")
+@native_names(naming.RECEIVE)
 async def receive_messages(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     fields.reject_unknown_fields(
@@ -117,6 +127,7 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 @routes.post("/queues/{name}/messages/{receipt_handle}/visibility")
+@native_names(naming.VISIBILITY)
 async def change_visibility(request: web.Request) -> web.Response:
     handle = request.match_info["receipt_handle"]
     body = await read_json_object(request)
@@ -142,12 +153,16 @@ async def delete_batch(request: web.Request) -> web.Response:
 
 
 @routes.post("/queues/{name}/messages/visibility")
+@native_names(naming.VISIBILITY)
 async def change_visibility_batch(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     entries = fields.visibility_entries(body)
-    results = await request.app[QUEUES].change_visibility(
-        request.match_info["name"], entries
-    )
+    results = [
+        None if result is None else naming.rename_entry(result, naming.VISIBILITY)
+        for result in await request.app[QUEUES].change_visibility(
+            request.match_info["name"], entries
+        )
+    ]
     entry_ids = [entry_id for entry_id, _, _ in entries]
     return json_response(replies.batch_results(entry_ids, results))
 
@@ -162,6 +177,7 @@ async def list_dead_letter_sources(request: web.Request) -> web.Response:
 
 
 @routes.post("/queues/{name}/move-tasks")
+@native_names(naming.MOVE_TASKS)
 async def start_move_task(request: web.Request) -> web.Response:
     """Start moving a dead-letter queue's messages back to their sources.
 
@@ -180,6 +196,7 @@ async def start_move_task(request: web.Request) -> web.Response:
 
 
 @routes.get("/queues/{name}/move-tasks")
+@native_names(naming.MOVE_TASKS)
 async def list_move_tasks(request: web.Request) -> web.Response:
     max_results = fields.query_int(request.query, "max_results", {"max_results"})
     tasks = await request.app[QUEUES].list_move_tasks(
