@@ -12,6 +12,7 @@ import click
 
 from benchmarks.harness import profile, report
 from benchmarks.harness.peers import (
+    SOURCE,
     PeerFailed,
     PeerUnavailable,
     raise_keyboard_interrupt_on_sigterm,
@@ -74,6 +75,11 @@ def list_scenarios() -> None:
     show_default=True,
 )
 @click.option(
+    "--worktree",
+    is_flag=True,
+    help="Run the server from the work tree instead of an export of HEAD.",
+)
+@click.option(
     "--results/--no-results",
     default=False,
     help="Also put the summary into benchmarks/RESULTS.md, between the harness markers.",
@@ -86,6 +92,7 @@ def run(
     peers: str,
     messages: int,
     out_dir: Path,
+    worktree: bool,
     results: bool,
 ) -> None:
     """Run the named scenarios, or `all`, and write JSON, Markdown and charts."""
@@ -146,6 +153,7 @@ def run(
 def profile_server(scenario: str, clients: int, seconds: float, fsync: str) -> None:
     """Record the nanoqueue server with py-spy while wrk runs SCENARIO."""
     raise_keyboard_interrupt_on_sigterm()
+    click.echo(f"nanoqueue server code: {SOURCE.describe()}", err=True)
     started = datetime.datetime.now(datetime.UTC)
     folder = OUT_DIR / (started.strftime("%Y%m%dT%H%M%SZ") + f"-profile-{scenario}")
     text = profile.run(scenario, clients, seconds, fsync, folder)

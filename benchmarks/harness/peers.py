@@ -8,6 +8,7 @@ started.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -161,6 +162,60 @@ def _http_ready(port: int, path: str) -> bool:
         return False
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class NanoqueueSource:
+    """The nanoqueue code that servers run: one commit exported, or the work tree.
+
+    By default HEAD's `nanoqueue/` is exported with `git archive` into a
+    temporary directory put first on the server's PYTHONPATH, so that edits
+    in progress in the shared work tree do not change a run, and each figure
+    belongs to one commit.
+    """
+
+    def __init__(self) -> None:
+        self.use_worktree = False
+        self.commit = ""
+        self._directory: Path | None = None
+
+    def path(self) -> Path | None:
+        """Return the directory to import nanoqueue from, or None for the work tree."""
+        if self.use_worktree:
+            return None
+        if self._directory is None:
+            self.commit = _git_output("rev-parse", "--short", "HEAD")
+            directory = Path(tempfile.mkdtemp(prefix=f"nqbench-source-{self.commit}-"))
+            archive = subprocess.run(
+                ["git", "archive", "HEAD", "nanoqueue"],
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+            )
+            subprocess.run(
+                ["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True
+            )
+            atexit.register(shutil.rmtree, directory, True)
+            self._directory = directory
+        return self._directory
+
+    def describe(self) -> str:
+        if self.use_worktree:
+            return "work tree"
+        self.path()
+        return f"commit {self.commit}"
+
+
+def _git_output(*args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+SOURCE = NanoqueueSource()
+
+
 class NanoqueueServer(Server):
     """`nanoqueue serve` with a generated config file."""
 
@@ -199,6 +254,16 @@ class NanoqueueServer(Server):
 
     def is_ready(self) -> bool:
         return _http_ready(self.port, "/openapi.json")
+
+    def environment(self) -> dict[str, str]:
+        source = SOURCE.path()
+        if source is None:
+            return dict(os.environ)
+        paths = [
+            str(source),
+            *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
+        ]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _toml_value(value: Any) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from benchmarks.harness.peers import SOURCE
 from benchmarks.harness.scenarios import ScenarioResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,7 @@ DETAIL_KEYS = (
     "empty_receives",
     "snapshots",
     "connections_at_start",
+    "load_average",
     "bytes_per_message",
     "overhead_bytes_per_message",
     "rss_after_mib",
@@ -53,7 +55,9 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "commit": _git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(
+        "server_code": SOURCE.describe(),
+        "dirty": SOURCE.use_worktree
+        and bool(
             _git("status", "--porcelain", "--untracked-files=no", "--", "nanoqueue")
         ),
         "versions": _versions(),
@@ -127,7 +131,7 @@ def markdown(
     lines = [
         f"Command: `{header['command']}`",
         "",
-        f"Date: {header['started_at']} · commit {info['commit']}"
+        f"Date: {header['started_at']} · server code: {info['server_code']}"
         + (" (with uncommitted changes in nanoqueue/)" if info["dirty"] else ""),
         "",
         f"Machine: {info['cores']} cores, {info['cpu_model']}, {info['memory_gib']} GiB, "

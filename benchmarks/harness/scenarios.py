@@ -153,6 +153,8 @@ def comparisons(rows: list[Row]) -> list[dict[str, Any]]:
     for ours in rows:
         if ours.peer != "nanoqueue" or ours.skipped or not ours.messages_per_s:
             continue
+        if ours.protocol == "memory":
+            continue
         for theirs in rows:
             if (
                 theirs.peer == "nanoqueue"

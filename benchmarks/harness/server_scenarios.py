@@ -286,6 +286,22 @@ def run_memory(options: Options) -> ScenarioResult:
                 f"Redis, {body_size} B",
                 partial(_redis_memory_row, result, count, warm, body_size),
             )
+    for ours in result.rows:
+        theirs = next(
+            (
+                r
+                for r in result.rows
+                if r.peer != "nanoqueue"
+                and r.extra["body_bytes"] == ours.extra["body_bytes"]
+            ),
+            None,
+        )
+        if ours.peer == "nanoqueue" and theirs is not None:
+            result.notes.append(
+                f"{ours.extra['body_bytes']} B bodies: nanoqueue uses "
+                f"{ours.extra['bytes_per_message'] / theirs.extra['bytes_per_message']:.2f} times "
+                "Redis's resident memory per message in this run."
+            )
     for row in result.rows:
         if row.peer == "nanoqueue" and row.extra["body_bytes"] == 100:
             overhead = row.extra["overhead_bytes_per_message"]

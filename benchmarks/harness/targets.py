@@ -11,6 +11,7 @@ import http.client
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -234,6 +235,9 @@ def measure(prepared: Prepared, load: Load, warmup_s: float = 1.0) -> Row:
         _measure_python(prepared, load, warmup_s, monitor, row)
     if monitor.usage is not None:
         row.server = monitor.usage.to_json()
+    # Other work on a shared machine moves every figure, so each row keeps
+    # the load average at its end.
+    row.extra["load_average"] = float(Path("/proc/loadavg").read_text().split()[0])
     return row
 
 
