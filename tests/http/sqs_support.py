@@ -183,11 +183,17 @@ def query(
     if method == "GET":
         url, data, headers = f"{url}?{form}", None, {}
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    return QueryReply(*send(request))
+
+
+def send(request: urllib.request.Request | str) -> tuple[int, dict[str, str], bytes]:
+    """Send a request; return its status, headers and body, errors included."""
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return QueryReply(response.status, dict(response.headers), response.read())
+            return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
-        return QueryReply(error.code, dict(error.headers), error.read())
+        with error:
+            return error.code, dict(error.headers), error.read()
 
 
 def poll_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:

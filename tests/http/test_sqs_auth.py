@@ -13,7 +13,7 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from sqs_support import ThreadedServer, query, sqs_client, start_server, unique
+from sqs_support import ThreadedServer, query, send, sqs_client, start_server, unique
 
 from nanoqueue.config import SqsCredential
 
@@ -116,11 +116,10 @@ def test_presigned_url_wrong_secret(secured: ThreadedServer) -> None:
         Credentials(KEY_ID, "wrong"), "sqs", "us-east-1", expires=60
     ).add_auth(request)
 
-    with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(request.prepare().url, timeout=30)
+    status, _, body = send(request.prepare().url)
 
-    assert error.value.code == 403
-    assert b"SignatureDoesNotMatch" in error.value.read()
+    assert status == 403
+    assert b"SignatureDoesNotMatch" in body
 
 
 def test_native_api_not_signed(secured: ThreadedServer) -> None:
@@ -145,3 +144,39 @@ def test_unsigned_region_is_default(sqs_server: ThreadedServer) -> None:
     reply = query(sqs_server, "GetQueueUrl", {"QueueName": name})
 
     assert reply.error_code == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def test_signature_version_2_rejected(secured: ThreadedServer) -> None:
+    request = urllib.request.Request(
+        secured.url + "/",
+        data=b"Action=ListQueues",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": f"AWS {KEY_ID}:c2lnbmF0dXJl",
+        },
+    )
+
+    status, _, body = send(request)
+
+    assert status == 403
+    assert b"<Code>InvalidSecurity</Code>" in body
+
+
+def test_malformed_signature_rejected(secured: ThreadedServer) -> None:
+    request = urllib.request.Request(
+        secured.url + "/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AmazonSQS.ListQueues",
+            "X-Amz-Date": "20260101T000000Z",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={KEY_ID}/20260101",
+        },
+    )
+
+    status, headers, _ = send(request)
+
+    assert status == 400
+    assert headers["x-amzn-query-error"] == "IncompleteSignature;Sender"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from sqs_support import sqs_client, start_server, unique
+from sqs_support import send, sqs_client, start_server, unique
 
 ACCOUNT = "000000000000"
 
@@ -33,11 +33,8 @@ def raw_json(
             **(headers or {}),
         },
     )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+    status, reply_headers, reply = send(request)
+    return status, reply_headers, json.loads(reply)
 
 
 # CreateQueue and GetQueueUrl
@@ -157,11 +154,10 @@ def test_malformed_json_body(sqs_server: Any) -> None:
             "X-Amz-Target": "AmazonSQS.ListQueues",
         },
     )
-    with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(request, timeout=30)
+    status, _, body = send(request)
 
-    assert error.value.code == 400
-    assert json.loads(error.value.read())["__type"].startswith("com.amazonaws.sqs#")
+    assert status == 400
+    assert json.loads(body)["__type"].startswith("com.amazonaws.sqs#")
 
 
 # Queue URLs and regions
@@ -508,6 +504,16 @@ def test_tag_queue_and_list_tags(sqs: Any) -> None:
         "team": "queues",
         "env": "test",
     }
+
+
+def test_tag_queue_over_limit(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=unique())["QueueUrl"]
+    sqs.tag_queue(QueueUrl=url, Tags={f"k{i}": "v" for i in range(50)})
+
+    with pytest.raises(sqs.exceptions.OverLimit) as error:
+        sqs.tag_queue(QueueUrl=url, Tags={"one-too-many": "v"})
+
+    assert error_code(error) == "OverLimit"
 
 
 def test_untag_queue_removes_keys(sqs: Any) -> None:

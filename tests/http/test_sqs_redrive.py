@@ -190,6 +190,22 @@ def test_cancel_move_task(sqs: Any) -> None:
     poll_until(cancelled, WAIT_S, "the move task to stop")
 
 
+def test_second_move_task_unsupported(sqs: Any) -> None:
+    _, dlq = dead_letter_some(sqs, messages=3)
+    dlq_arn = arn_of(sqs, dlq)
+    handle = sqs.start_message_move_task(
+        SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1
+    )["TaskHandle"]
+
+    with pytest.raises(sqs.exceptions.UnsupportedOperation) as error:
+        sqs.start_message_move_task(SourceArn=dlq_arn)
+
+    assert error.value.response["Error"]["Code"] == (
+        "AWS.SimpleQueueService.UnsupportedOperation"
+    )
+    sqs.cancel_message_move_task(TaskHandle=handle)
+
+
 def test_cancel_unknown_move_task(sqs: Any) -> None:
     handle = base64.urlsafe_b64encode(json.dumps({"taskId": "no-such-task"}).encode())
 

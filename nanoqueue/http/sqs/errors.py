@@ -32,6 +32,12 @@ class IncompleteSignature(AuthError):
     code = "IncompleteSignature"
 
 
+class InvalidSecurity(AuthError):
+    """A request signed with something other than Signature Version 4."""
+
+    code = "InvalidSecurity"
+
+
 class InvalidClientTokenId(AuthError):
     code = "InvalidClientTokenId"
 

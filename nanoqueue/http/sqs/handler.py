@@ -27,6 +27,7 @@ from nanoqueue.http.sqs.errors import (
     AuthError,
     IncompleteSignature,
     InvalidAction,
+    InvalidSecurity,
     MalformedRequest,
     MissingAction,
     wire_name,
@@ -178,7 +179,7 @@ def _context(request: web.Request, body: bytes) -> ActionContext:
     else:
         try:
             scope = credential_scope(signed)
-        except IncompleteSignature:
+        except (IncompleteSignature, InvalidSecurity):
             # Without access keys any request is accepted, even one whose
             # signature cannot be read; it uses the default region.
             scope = None

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 from nanoqueue.http.sqs.errors import (
     IncompleteSignature,
     InvalidClientTokenId,
+    InvalidSecurity,
     MissingAuthenticationToken,
     RequestExpired,
     SignatureDoesNotMatch,
@@ -87,7 +88,8 @@ def credential_scope(request: SignedRequest) -> CredentialScope | None:
     """Return the credential scope the request is signed with, unchecked.
 
     Returns None for an unsigned request. Raises IncompleteSignature when a
-    signature is present but malformed.
+    signature is present but malformed, and InvalidSecurity when it uses an
+    algorithm other than SigV4.
     """
     signature = _read_signature(request)
     return signature.scope if signature is not None else None
@@ -109,6 +111,7 @@ class SigV4Verifier:
         """Check the request's signature and return its credential scope.
 
         Raises MissingAuthenticationToken for an unsigned request,
+        InvalidSecurity for one signed with another algorithm,
         IncompleteSignature for a malformed one, InvalidClientTokenId for an
         unknown access key, RequestExpired outside the allowed time window
         and SignatureDoesNotMatch when the signature differs.
@@ -247,7 +250,7 @@ def _read_signature(request: SignedRequest) -> _Signature | None:
 def _parse_authorization(value: str, request: SignedRequest) -> _Signature:
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise IncompleteSignature(
+        raise InvalidSecurity(
             f"unsupported authorization algorithm {algorithm!r}; "
             f"sign requests with {ALGORITHM}"
         )
@@ -291,7 +294,7 @@ def _parse_presigned(query: dict[str, str]) -> _Signature:
     if missing:
         raise IncompleteSignature(f"presigned request is missing {', '.join(missing)}")
     if query["X-Amz-Algorithm"] != ALGORITHM:
-        raise IncompleteSignature(
+        raise InvalidSecurity(
             f"unsupported X-Amz-Algorithm {query['X-Amz-Algorithm']!r}; use {ALGORITHM}"
         )
 
