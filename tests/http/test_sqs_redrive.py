@@ -60,6 +60,7 @@ def test_max_receive_count_then_dead_letter(sqs: Any) -> None:
     assert deliveries == 3
     assert dead["MessageId"] == message_id
     assert dead["Body"] == "poison"
+    assert dead["Attributes"]["DeadLetterQueueSourceArn"] == arn_of(sqs, source)
 
 
 def test_dead_letter_keeps_attributes(sqs: Any) -> None:
