@@ -2,10 +2,10 @@
 
     python -m benchmarks.durability_bench [--seconds 5] [--messages 1000000]
 
-Part one starts `nanoqueue serve` for each fsync policy on a temp data dir
-and drives one registered script (push one 100-byte message onto a queue)
-over HTTP from a separate load process with 1, 16 and 128 concurrent
-clients, reporting writes per second and p50/p99 latency.
+Part one starts `nanoqueue serve` for each fsync policy on a temp data dir.
+A separate load process runs one registered script, which pushes one
+100-byte message onto a queue, over HTTP with 1, 16 and 128 concurrent
+clients, and reports writes per second and p50/p99 latency.
 
 Part two builds a database in this process (a Queue of N 100-byte messages
 and a KeyValue of N entries, as a queue service keeps per-message state),
