@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,33 @@ def test_conflicting_queue_stops_start(
     assert code == 1, stderr
     assert "Traceback" not in stderr
     assert "jobs" in stderr
+
+
+LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+    r"[a-z_.]+: \S"
+)
+
+
+def test_server_logs_one_line_per_event(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "[storage]\nsnapshot_interval_s = 1.0\n")
+    server = start_server("--config", str(config))
+    request(server, "POST", "/queues", {"name": "items"})
+    request(server, "POST", "/queues/items/messages", {"body": "private body text"})
+    reply = request(server, "POST", "/queues/items/receive", {})
+    (message,) = reply.json()["messages"]
+
+    server.wait_for_line(r"INFO nanoqueue\.storage\.\S+: wrote snapshot", timeout_s=15)
+    code = server.terminate()
+
+    assert code == 0
+    stderr = server.stderr()
+    for line in stderr.splitlines():
+        assert LOG_LINE.match(line), line
+    assert "INFO nanoqueue.server: listening on http://127.0.0.1:" in stderr
+    assert "records replayed" in stderr
+    assert "INFO nanoqueue.server: stopped" in stderr
+    assert "private body text" not in stderr
+    assert message["receipt_handle"] not in stderr
