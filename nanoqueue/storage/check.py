@@ -63,7 +63,8 @@ def check(data_dir: DataDir) -> CheckReport:
             continue
         detail = f"valid, {len(dumped)} structures"
         report.snapshots.append(FileReport(seq, path, True, detail))
-    for seq, path in data_dir.logs():
+    logs = data_dir.logs()
+    for seq, path in logs:
         result = scan(path.read_bytes())
         if result.damage is None:
             detail = f"valid, {result.records} records, {result.size} bytes"
@@ -75,6 +76,8 @@ def check(data_dir: DataDir) -> CheckReport:
             f"{result.records} good records before it, "
             f"{result.size - damage.offset} bytes after it"
         )
+        if damage.at_tail and seq == logs[-1][0]:
+            detail += "; a write cut short by a crash, which start-up cuts off"
         report.logs.append(
             FileReport(seq, path, False, detail, damage.offset, damage.at_tail)
         )

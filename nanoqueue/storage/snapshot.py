@@ -54,6 +54,9 @@ def write_snapshot(path: Path, seq: int, db: MemDB) -> None:
 
     Raises OSError on any write failure and leaves no file at `path` then.
     """
+    # NOTE: each structure is encoded whole before it is written, so memory
+    # peaks at the encoding of the largest structure (about 110 MiB for a
+    # queue of 1 million 100-byte messages) on top of the copied pages.
     temp = path.with_name(path.name + ".tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:

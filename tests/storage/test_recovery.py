@@ -277,3 +277,13 @@ def test_check_data_repair_needs_lock(tmp_path: Path) -> None:
         holder.unlock()
     assert result.returncode == 1
     assert "in use by another nanoqueue server" in result.stderr
+
+
+def test_check_data_names_torn_tail(tmp_path: Path) -> None:
+    data_dir = DataDir(tmp_path)
+    build_log(data_dir, 1, 3)
+    path = data_dir.log_path(1)
+    path.write_bytes(path.read_bytes()[:-4])
+    result = check_data(str(tmp_path))
+    assert result.returncode == 1
+    assert "a write cut short by a crash, which start-up cuts off" in result.stdout
