@@ -45,7 +45,9 @@ def require_string(body: dict[str, Any], field: str) -> str:
         raise InvalidRequest(f"missing field {field!r}: it must be a string")
     value = body[field]
     if not isinstance(value, str):
-        raise InvalidRequest(f"field {field!r} must be a string, got {json_type(value)}")
+        raise InvalidRequest(
+            f"field {field!r} must be a string, got {json_type(value)}"
+        )
     return value
 
 
@@ -55,7 +57,9 @@ def optional_array(body: dict[str, Any], field: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidRequest(f"field {field!r} must be an array, got {json_type(value)}")
+        raise InvalidRequest(
+            f"field {field!r} must be an array, got {json_type(value)}"
+        )
     for index, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise InvalidRequest(

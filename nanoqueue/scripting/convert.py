@@ -1,4 +1,20 @@
-"""Conversion of values between Lua and Python (and so JSON)."""
+"""Conversion of values between Lua and Python (and so JSON).
+
+The runtime runs lupa without string decoding, so Lua strings arrive here as
+bytes and Python strings leave as UTF-8 bytes. Decoding here, not in lupa,
+lets a non-UTF-8 string become a WrongType with the script line instead of a
+Python exception inside Lua.
+
+Result conversion rules, the same for script results, `json.encode` and
+arguments to `db.call`:
+
+- nil becomes None, booleans, numbers and strings stay what they are;
+- a table whose keys are all positive integers becomes a list, with None at
+  missing indexes, unless it is sparse: its largest index is above
+  SPARSE_SAFE_INDEX and above SPARSE_RATIO times its number of entries;
+- any other table, a sparse one included, becomes a dict whose number keys
+  are written as decimal strings, and an empty table becomes an empty list.
+"""
 
 from __future__ import annotations
 
@@ -10,56 +26,102 @@ from nanoqueue.errors import WrongType
 
 MAX_DEPTH = 64
 
+# lua-cjson's defaults for sparse arrays: {[1000] = true} stays an object
+# instead of becoming 999 nulls and one true.
+SPARSE_RATIO = 2
+SPARSE_SAFE_INDEX = 10
+
 
 def to_lua(lua: lupa.LuaRuntime, value: Any) -> Any:
-    """Convert lists and dicts to Lua tables, recursively; scalars pass as they are."""
-    if isinstance(value, list):
+    """Convert a Python value for Lua: str to UTF-8 bytes, lists and dicts to tables.
+
+    Raises LuaMemoryError if the Lua memory limit is on and the tables do
+    not fit, which the caller must prevent by lifting the limit first.
+    """
+    cls = type(value)
+    if cls is str:
+        return value.encode()
+    if cls is list or cls is tuple:
         return lua.table_from([to_lua(lua, item) for item in value])
-    if isinstance(value, dict):
-        return lua.table_from({key: to_lua(lua, item) for key, item in value.items()})
+    if cls is dict:
+        return lua.table_from(
+            {to_lua(lua, key): to_lua(lua, item) for key, item in value.items()}
+        )
     return value
 
 
-def from_lua(value: Any, depth: int = 0) -> Any:
-    """Convert a Lua value to plain Python values.
+def decode(value: bytes, what: str = "string") -> str:
+    """Decode a Lua string as UTF-8; raises WrongType naming the bad byte."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError as exc:
+        raise WrongType(
+            f"{what} is not valid UTF-8: byte 0x{value[exc.start]:02x} "
+            f"at offset {exc.start}; MemDB and JSON hold text only"
+        ) from exc
 
-    A table whose keys are exactly 1..n becomes a list, an empty table an
-    empty list, any other table a dict with string keys. Functions,
-    coroutines and userdata raise WrongType, and so does nesting deeper
-    than MAX_DEPTH, which is also how a table that contains itself ends.
+
+def from_lua(value: Any, depth: int = 0) -> Any:
+    """Convert a Lua value to plain Python values, by the rules in the module docstring.
+
+    Functions, coroutines and userdata raise WrongType, and so does nesting
+    deeper than MAX_DEPTH, which is also how a table that contains itself
+    ends.
     """
-    kind = lupa.lua_type(value)
-    if kind is None:
+    cls = type(value)
+    if cls is bytes:
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return decode(value)
+    if cls is int or cls is float or cls is bool or value is None:
         return value
+    kind = lupa.lua_type(value)
     if kind != "table":
-        raise WrongType(f"a Lua {kind} cannot be converted to data")
+        raise WrongType(
+            f"a Lua {kind or type(value).__name__} cannot be converted to data; "
+            "only nil, booleans, numbers, strings and tables can"
+        )
     if depth >= MAX_DEPTH:
         raise WrongType(
             f"tables are nested deeper than {MAX_DEPTH} levels, or contain themselves"
         )
     items = list(value.items())
-    count = len(items)
-    if all(
-        isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= count
-        for key, _ in items
-    ):
-        result: list[Any] = [None] * count
+    if not items:
+        return []
+    if _is_array(items):
+        result: list[Any] = [None] * max(key for key, _ in items)
         for key, item in items:
             result[key - 1] = from_lua(item, depth + 1)
         return result
     converted: dict[str, Any] = {}
     for key, item in items:
-        if isinstance(key, bool) or not isinstance(key, (str, int, float)):
+        name = _key(key)
+        if name in converted:
             raise WrongType(
-                f"table keys must be strings or numbers to convert, got {lupa.lua_type(key) or type(key).__name__}"
+                f"table has two keys that convert to {name!r}; "
+                "use either the number or the string"
             )
-        converted[key if isinstance(key, str) else _number_key(key)] = from_lua(
-            item, depth + 1
-        )
+        converted[name] = from_lua(item, depth + 1)
     return converted
 
 
-def _number_key(key: int | float) -> str:
-    if isinstance(key, float) and key.is_integer():
-        return str(int(key))
-    return str(key)
+def _is_array(items: list[tuple[Any, Any]]) -> bool:
+    largest = 0
+    for key, _ in items:
+        if type(key) is not int or key < 1:
+            return False
+        largest = max(largest, key)
+    return largest <= SPARSE_SAFE_INDEX or largest <= SPARSE_RATIO * len(items)
+
+
+def _key(key: Any) -> str:
+    cls = type(key)
+    if cls is bytes:
+        return decode(key, "table key")
+    if cls is int:
+        return str(key)
+    if cls is float:
+        return str(int(key)) if key.is_integer() else repr(key)
+    kind = "boolean" if cls is bool else lupa.lua_type(key) or cls.__name__
+    raise WrongType(f"table keys must be strings or numbers to convert, got {kind}")

@@ -1,23 +1,52 @@
 -- Sandbox set-up, run once per Lua runtime with the Python bridge functions.
--- It returns the functions the runtime calls; scripts never see this chunk's
+-- It returns the functions the runtime calls. Scripts never see this chunk's
 -- locals, because `debug` and `load` are gone once it has run.
+--
+-- Memory: lupa converts values between Lua and Python without a protected
+-- call, and an allocation that fails there jumps out of lupa's own code and
+-- leaves the runtime locked for good. So no table, function or coroutine
+-- crosses into Python while the memory limit is on: `disarm` lifts the limit
+-- first, and the Python side checks that what it returns fits under the
+-- limit before it turns the limit back on.
 
-local bridge, clock, hook_count = ...
+local bridge, clock, disarm, hook_count = ...
 
 local raw_pcall, raw_xpcall, raw_error = pcall, xpcall, error
-local raw_setmetatable, raw_type, raw_select = setmetatable, type, select
-local table_pack, table_unpack = table.pack, table.unpack
-local co_create, co_resume, co_wrap_raw = coroutine.create, coroutine.resume, coroutine.wrap
+local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+local raw_type, raw_select, raw_tostring, raw_rawget = type, select, tostring, rawget
+local table_pack, table_unpack, table_concat = table.pack, table.unpack, table.concat
+local co_create, co_resume = coroutine.create, coroutine.resume
 local sethook, setupvalue, getinfo = debug.sethook, debug.setupvalue, debug.getinfo
 local load_text = load
 
--- Why a script stopped: nil while it may run, "timeout" or "memory" once the
--- limit is hit. Once set, every pcall, xpcall and coroutine.resume passes the
+-- Why a script stopped: nil while it may run, else "timeout", "memory" or
+-- "internal". Once set, every pcall, xpcall and coroutine.resume passes the
 -- error on, so no script can swallow a limit.
 local killed = nil
+local killed_line = nil
 local deadline = math.huge
 local KILLED = "script stopped by the sandbox"
 local OUT_OF_MEMORY = "not enough memory"
+
+-- Reasons the Python side gives, as numbers so that returning them to Lua
+-- allocates nothing.
+local FATAL = { [1] = "memory", [2] = "internal" }
+
+-- Lua types that lupa converts without allocating in Lua.
+local SCALAR = { ["nil"] = true, boolean = true, number = true, string = true }
+
+local function script_line(level)
+    while true do
+        local info = getinfo(level, "Sl")
+        if info == nil then
+            return nil
+        end
+        if info.short_src == "script" and info.currentline > 0 then
+            return info.currentline
+        end
+        level = level + 1
+    end
+end
 
 local function hook()
     if killed then
@@ -25,6 +54,7 @@ local function hook()
     end
     if clock() > deadline then
         killed = "timeout"
+        killed_line = script_line(2)
         raw_error(KILLED, 0)
     end
 end
@@ -56,6 +86,8 @@ local function safe_xpcall(f, handler, ...)
     return check(raw_xpcall(f, guarded, ...))
 end
 
+-- A new coroutine does not inherit the hook, so every coroutine a script
+-- creates gets it here.
 local function hooked_create(f)
     local co = co_create(f)
     sethook(co, hook, "", hook_count)
@@ -78,18 +110,26 @@ local function safe_wrap(f)
 end
 
 -- A finalizer would run later, outside any script and outside the hook.
+-- Lua marks an object for finalization only if its metatable has __gc when
+-- setmetatable is called, so checking here is enough.
 local function safe_setmetatable(t, mt)
-    if raw_type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    if raw_type(mt) == "table" and raw_rawget(mt, "__gc") ~= nil then
         raw_error("__gc metamethods are not allowed in scripts", 2)
     end
     return raw_setmetatable(t, mt)
 end
 
 local function readonly(t, name)
+    local function iterate(_, key)
+        return next(t, key)
+    end
     return raw_setmetatable({}, {
         __index = t,
         __newindex = function()
             raw_error("the " .. name .. " library is read-only", 2)
+        end,
+        __pairs = function(proxy)
+            return iterate, proxy, nil
         end,
         __metatable = false,
     })
@@ -106,52 +146,119 @@ end
 -- Strings index the real string library through their metatable, so the
 -- functions a script must not have are removed from it, and the metatable
 -- itself is hidden.
+--
+-- NOTE: string.find, match, gmatch and gsub match patterns inside one C
+-- call, where the count hook never runs. A pathological pattern on a long
+-- subject, such as string.find(string.rep("a", 1e5), ".-b"), takes time
+-- quadratic or worse in the subject length and can run past the time limit
+-- while the server answers nothing. Lifting this needs a pattern matcher
+-- written in Lua or a cost check that does not reject ordinary patterns.
 string.dump = nil
 local string_meta = getmetatable("")
 string_meta.__metatable = false
 
--- Python functions return (true, result) or (false, message). The message
--- gets the line of the nearest script frame; a script that tail-calls db.*
--- (`return db.call(...)`) has no frame left, so its message has no line.
-local function unwrap(ok, result)
+-- Raise `message` from the line of the nearest script frame. A script that
+-- tail-calls the API (`return db.call(...)`) has no frame left, so its
+-- message has no line.
+local function fail(message, fatal)
+    if fatal ~= nil then
+        killed = FATAL[fatal] or "internal"
+        raw_error(KILLED, 0)
+    end
+    local line = script_line(3)
+    if line == nil then
+        raw_error(message, 0)
+    end
+    raw_error("script:" .. line .. ": " .. message, 0)
+end
+
+local bridge_call = bridge.call
+
+-- The hot path of every queue operation: scalars go straight to Python,
+-- anything else first lifts the memory limit (see the top of this file).
+local function call(...)
+    local count = raw_select("#", ...)
+    if count > 5 then
+        fail("db.call takes a structure name, an operation and at most 3 arguments, got "
+            .. count .. " values")
+    end
+    local name, operation, a, b, c = ...
+    if not (SCALAR[raw_type(a)] and SCALAR[raw_type(b)] and SCALAR[raw_type(c)]
+            and SCALAR[raw_type(name)] and SCALAR[raw_type(operation)]) then
+        disarm()
+    end
+    local ok, result, fatal = bridge_call(...)
     if ok then
         return result
     end
-    local level = 3
-    while true do
-        local info = getinfo(level, "Sl")
-        if info == nil then
-            raw_error(result, 0)
+    fail(result, fatal)
+end
+
+-- Wrap a bridge function of fixed arity, so that extra values never cross.
+local function unary(function_name)
+    local f = bridge[function_name]
+    return function(value)
+        if not SCALAR[raw_type(value)] then
+            disarm()
         end
-        if info.short_src == "script" and info.currentline > 0 then
-            raw_error("script:" .. info.currentline .. ": " .. result, 0)
+        local ok, result, fatal = f(value)
+        if ok then
+            return result
         end
-        level = level + 1
+        fail(result, fatal)
     end
 end
 
-local function api(function_name)
-    local f = bridge[function_name]
-    return function(...)
-        local result = unwrap(f(...))
+local bridge_create = bridge.create
+local function create(kind, name)
+    if not (SCALAR[raw_type(kind)] and SCALAR[raw_type(name)]) then
+        disarm()
+    end
+    local ok, result, fatal = bridge_create(kind, name)
+    if ok then
         return result
+    end
+    fail(result, fatal)
+end
+
+local bridge_decode = bridge.json_decode
+local function json_decode(text)
+    if raw_type(text) ~= "string" then
+        fail("json.decode takes a string, got " .. raw_type(text))
+    end
+    local ok, result, fatal = bridge_decode(text)
+    if ok then
+        return result
+    end
+    fail(result, fatal)
+end
+
+-- The text is built here, with tostring and its metamethods running under
+-- the hook, so that Python receives one string.
+local bridge_log = bridge.log
+local function log(...)
+    local parts = table_pack(...)
+    for i = 1, parts.n do
+        parts[i] = raw_tostring(parts[i])
+    end
+    local ok, result, fatal = bridge_log(table_concat(parts, " ", 1, parts.n))
+    if not ok then
+        fail(result, fatal)
     end
 end
 
 local db = readonly({
-    create = api("create"),
-    drop = api("drop"),
-    exists = api("exists"),
-    kind = api("kind"),
-    call = api("call"),
+    create = create,
+    drop = unary("drop"),
+    exists = unary("exists"),
+    kind = unary("kind"),
+    call = call,
 }, "db")
 
 local json = readonly({
-    encode = api("json_encode"),
-    decode = api("json_decode"),
+    encode = unary("json_encode"),
+    decode = json_decode,
 }, "json")
-
-local log = api("log")
 
 local base = {
     assert = assert,
@@ -162,13 +269,13 @@ local base = {
     pcall = safe_pcall,
     xpcall = safe_xpcall,
     rawequal = rawequal,
-    rawget = rawget,
+    rawget = raw_rawget,
     rawlen = rawlen,
     select = raw_select,
     setmetatable = safe_setmetatable,
-    getmetatable = getmetatable,
+    getmetatable = raw_getmetatable,
     tonumber = tonumber,
-    tostring = tostring,
+    tostring = raw_tostring,
     type = raw_type,
     unpack = table_unpack,
     _VERSION = _VERSION,
@@ -207,21 +314,50 @@ local function compile(source, name)
     return chunk, message
 end
 
+-- Turn an error object into a message while the hook still runs, so that a
+-- __tostring metamethod cannot loop past the time limit.
+local function describe(err)
+    if killed or err == OUT_OF_MEMORY then
+        return err
+    end
+    local kind = raw_type(err)
+    if kind == "string" or kind == "number" or kind == "boolean" or kind == "nil" then
+        return raw_tostring(err)
+    end
+    local meta = raw_getmetatable(err)
+    if kind == "table" and raw_type(meta) == "table" and meta.__tostring ~= nil then
+        local ok, text = raw_pcall(raw_tostring, err)
+        if ok and raw_type(text) == "string" then
+            return text
+        end
+    end
+    return "error object is a " .. kind .. ", not a string"
+end
+
+local function start(chunk, keys, argv)
+    setupvalue(chunk, 1, raw_setmetatable({ KEYS = keys, ARGV = argv }, env_meta))
+    return chunk()
+end
+
 -- Run a compiled chunk with KEYS and ARGV in a fresh environment, so that no
--- global a script sets is seen by a later script.
+-- global a script sets is seen by a later script. Nothing after the
+-- protected call allocates, so the limits cannot fire outside it.
 local function run(chunk, keys, argv, time_limit)
-    local env = raw_setmetatable({ KEYS = keys, ARGV = argv }, env_meta)
-    setupvalue(chunk, 1, env)
     killed = nil
+    killed_line = nil
     deadline = clock() + time_limit
     sethook(hook, "", hook_count)
-    local results = table_pack(raw_pcall(chunk))
+    local ok, result = raw_xpcall(start, describe, chunk, keys, argv)
     sethook()
     deadline = math.huge
-    if killed == nil and not results[1] and results[2] == OUT_OF_MEMORY then
+    -- Drop the environment, so that a script's globals are garbage now and
+    -- not when its chunk runs again.
+    setupvalue(chunk, 1, nil)
+    disarm()
+    if killed == nil and not ok and result == OUT_OF_MEMORY then
         killed = "memory"
     end
-    return killed, table_unpack(results, 1, results.n)
+    return killed, ok, result, killed_line
 end
 
 return compile, run

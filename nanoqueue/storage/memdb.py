@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from nanoqueue.errors import NoSuchStructure, StoreError, StructureExists, WrongType
-from nanoqueue.storage.stores import KINDS, Journal, RedoEntry, Store, UndoEntry
+from nanoqueue.storage.stores import (
+    KINDS,
+    Journal,
+    RedoEntry,
+    Store,
+    UndoEntry,
+    show,
+    type_name,
+)
 
 MAX_NAME_LENGTH = 1024
 
@@ -21,7 +29,7 @@ _OPERATIONS: dict[str, dict[str, Callable[..., Any]]] = {
 
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not name:
-        raise WrongType(f"structure name must be a non-empty string, got {name!r}")
+        raise WrongType(f"structure name must be a non-empty string, got {show(name)}")
     if len(name) > MAX_NAME_LENGTH:
         raise WrongType(
             f"structure name is {len(name)} characters long; "
@@ -62,7 +70,7 @@ class MemDB:
         cls = KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise StoreError(
-                f"unknown kind {kind!r}; use one of {', '.join(sorted(KINDS))}"
+                f"unknown kind {show(kind)}; use one of {', '.join(sorted(KINDS))}"
             )
         existing = self.structures.get(name)
         if existing is not None:
@@ -102,19 +110,30 @@ class MemDB:
         return store
 
     def call(self, name: str, op: str, *args: Any) -> Any:
-        """Run operation `op` of structure `name` with `args`."""
-        store = self.get(name)
-        function = _OPERATIONS[store.kind].get(op)
-        if function is None:
-            allowed = ", ".join(sorted(_OPERATIONS[store.kind]))
-            raise StoreError(
-                f"{store.kind} {name!r} has no operation {op!r}; "
-                f"its operations are {allowed}"
-            )
+        """Run operation `op` of structure `name` with `args`.
+
+        Raises NoSuchStructure, WrongType, or StoreError for an operation
+        the structure's kind does not have or arguments it does not take.
+        """
+        try:
+            store = self.structures[name]
+            function = _OPERATIONS[store.kind][op]
+        except (KeyError, TypeError):
+            raise self._call_error(name, op) from None
         try:
             return function(store, *args)
         except TypeError as exc:
-            raise StoreError(f"bad arguments to {store.kind} {op}: {exc}") from exc
+            raise StoreError(f"wrong arguments to {store.kind} {op}: {exc}") from exc
+
+    def _call_error(self, name: object, op: object) -> StoreError:
+        store = self.get(check_name(name))
+        if type(op) is not str:
+            return WrongType(f"operation must be a string, got {type_name(op)}")
+        allowed = ", ".join(sorted(_OPERATIONS[store.kind]))
+        return StoreError(
+            f"{store.kind} {name!r} has no operation {show(op)}; "
+            f"its operations are {allowed}"
+        )
 
     @property
     def dirty(self) -> bool:
@@ -150,12 +169,20 @@ class MemDB:
         return changed
 
     def apply(self, redo: list[RedoEntry]) -> None:
-        """Apply committed redo entries, as replay of the log does."""
-        for name, op, args in redo:
-            if name == DB_OPS:
-                getattr(self, op)(*args)
-            else:
-                self.call(name, op, *args)
+        """Apply committed redo entries, as replay of the log does.
+
+        If an entry fails, the entries before it are undone and the error
+        is raised.
+        """
+        try:
+            for name, op, args in redo:
+                if name == DB_OPS:
+                    getattr(self, op)(*args)
+                else:
+                    self.call(name, op, *args)
+        except BaseException:
+            self.rollback()
+            raise
         self.commit()
 
     def dump(self) -> list[list[Any]]:

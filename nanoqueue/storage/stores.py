@@ -32,17 +32,32 @@ class Journal:
         self.redo: list[RedoEntry] = []
 
 
+# Lua's integer range: a MemDB number must survive the trip into a script.
+MIN_INTEGER = -(2**63)
+MAX_INTEGER = 2**63 - 1
+
+
 def type_name(value: object) -> str:
     """Name the type of `value` as a script author would read it."""
     if value is None:
         return "nil"
     if isinstance(value, bool):
         return "boolean"
+    if isinstance(value, (list, tuple, dict)):
+        return "table"
     return type(value).__name__
 
 
+def show(value: object, limit: int = 80) -> str:
+    """Return `repr(value)` cut to about `limit` characters, for messages."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
 def check_value(value: object, what: str = "value") -> Value:
-    """Return `value` if it is a string or a finite-or-infinite number.
+    """Return `value` if it is a string or a number (infinities included).
 
     Raises WrongType naming the type otherwise, and for NaN, which has no
     place in an ordering.
@@ -68,7 +83,7 @@ def check_count(value: object, what: str) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise WrongType(f"{what} must be a non-negative integer, got {value!r}")
+        raise WrongType(f"{what} must be a non-negative integer, got {show(value)}")
     return value
 
 
@@ -162,13 +177,17 @@ class KeyValue(Store):
             undo: UndoEntry = (data.pop, (key,))
         elif isinstance(old, str):
             raise WrongType(
-                f"cannot incr key {key!r}: its value is a string, not a number"
+                f"cannot incr key {show(key)}: its value is a string, not a number"
             )
         else:
             new = old + by
             undo = (data.__setitem__, (key, old))
         if isinstance(new, float) and math.isnan(new):
-            raise WrongType(f"incr of key {key!r} by {by!r} gives NaN")
+            raise WrongType(f"incr of key {show(key)} by {by!r} gives NaN")
+        if isinstance(new, int) and not MIN_INTEGER <= new <= MAX_INTEGER:
+            raise WrongType(
+                f"incr of key {show(key)} by {by!r} overflows a 64-bit integer"
+            )
         data[key] = new
         self._record(undo, "incr", (key, by))
         return new
@@ -177,10 +196,32 @@ class KeyValue(Store):
         return len(self.data)
 
     def dump(self) -> list[Any]:
-        return [[key, value] for key, value in self.data.items()]
+        """Return `[key, value]` pairs, numbers first, each group sorted.
+
+        Sorted so that equal contents dump equal, whatever the order of
+        insertion. O(n log n).
+        """
+        return [[key, self.data[key]] for key in sorted(self.data, key=_key_order)]
 
     def load(self, data: list[Any]) -> None:
         self.data = {key: value for key, value in data}
+
+
+def _key_order(key: Value) -> tuple[int, Any]:
+    return (1, key) if isinstance(key, str) else (0, key)
+
+
+class _Top:
+    """A member that sorts after every string, to bound ranges by score."""
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return True
+
+
+_TOP = _Top()
 
 
 class SortedSet(Store):
@@ -258,10 +299,7 @@ class SortedSet(Store):
         high = check_number(high, "max")
         order = self.order
         start = order.bisect_left((low,))
-        if high == math.inf:
-            stop = len(order)
-        else:
-            stop = order.bisect_left((math.nextafter(high, math.inf),))
+        stop = order.bisect_right((high, _TOP))
         if limit is not None:
             stop = min(stop, start + check_count(limit, "limit"))
         return [member for _, member in order.islice(start, stop)]
