@@ -12,6 +12,9 @@ local attempt = ARGV[5]
 
 local ATTEMPT_MS = 300000
 
+-- NOTE: the number of in-flight messages is not limited, whereas SQS
+-- answers OverLimit past 120,000 per queue; a consumer that never deletes
+-- grows qIDh until visibility timeouts return the messages.
 local q = open_queue(key)
 if q == nil then
     return false

@@ -104,6 +104,8 @@ end
 
 for _, member in ipairs(due) do
     local kind = string.sub(member, 1, 1)
+    -- NOTE: FIFO queues get no retention sweep, so an expired message of a
+    -- FIFO queue counts as visible until a receive or move task drops it.
     if kind == "r" then
         local q = queue_by_id(tonumber(string.sub(member, 2)))
         if q ~= nil and not q.fifo then
