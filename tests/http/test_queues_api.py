@@ -154,6 +154,15 @@ async def test_create_queue_bad_name_400(client: TestClient[Any, Any]) -> None:
         ),
         ({"name": "q", "attributes": {"colour": "red"}}, ["colour", "retention_s"]),
         ({"name": "q", "colour": "red"}, ["colour", "attributes"]),
+        (
+            {
+                "name": "q",
+                "attributes": {
+                    "redrive_policy": {"dead_letter_queue": "d", "max_receives": 3}
+                },
+            },
+            ["max_receives", "max_receive_count"],
+        ),
         ({"name": "q", "tags": {"team": 1}}, ["tags.team", "string"]),
     ],
 )

@@ -12,15 +12,18 @@ from aiobotocore.session import get_session
 from sqs_support import unique
 
 
-async def test_aiobotocore_send_receive_delete(sqs_server: Any) -> None:
-    session = get_session()
-    async with session.create_client(
+def aiobotocore_client(sqs_server: Any) -> Any:
+    return get_session().create_client(
         "sqs",
         endpoint_url=sqs_server.url,
         region_name="us-east-1",
         aws_access_key_id="AKIDTEST",
         aws_secret_access_key="secret",
-    ) as client:
+    )
+
+
+async def test_aiobotocore_send_receive_delete(sqs_server: Any) -> None:
+    async with aiobotocore_client(sqs_server) as client:
         url = (await client.create_queue(QueueName=unique()))["QueueUrl"]
         attributes = {
             "attribName1": {"DataType": "String", "StringValue": "attribValue 1"}
@@ -45,14 +48,7 @@ async def test_aiobotocore_send_receive_delete(sqs_server: Any) -> None:
 
 
 async def test_aiobotocore_modeled_error(sqs_server: Any) -> None:
-    session = get_session()
-    async with session.create_client(
-        "sqs",
-        endpoint_url=sqs_server.url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDTEST",
-        aws_secret_access_key="secret",
-    ) as client:
+    async with aiobotocore_client(sqs_server) as client:
         try:
             await client.get_queue_url(QueueName=unique("missing"))
         except client.exceptions.QueueDoesNotExist as error:

@@ -536,6 +536,15 @@ def test_send_batch_too_long(sqs: Any) -> None:
     assert error_code(error) == "AWS.SimpleQueueService.BatchRequestTooLong"
 
 
+def test_send_batch_over_request_limit(sqs: Any) -> None:
+    url = new_queue(sqs)
+    body = "x" * (250 * 1024)
+    entries = [{"Id": f"e{i}", "MessageBody": body} for i in range(10)]
+
+    with pytest.raises(sqs.exceptions.BatchRequestTooLong):
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+
+
 def test_delete_batch_partial_failure(sqs: Any) -> None:
     url = new_queue(sqs)
     sqs.send_message(QueueUrl=url, MessageBody="m")

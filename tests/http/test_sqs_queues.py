@@ -12,6 +12,11 @@ import pytest
 from botocore.exceptions import ClientError
 from sqs_support import send, sqs_client, start_server, unique
 
+from nanoqueue.config import Config
+from nanoqueue.http.app import create_app
+from nanoqueue.queues.service import QueueService
+from nanoqueue.scripting.engine import ScriptEngine
+
 ACCOUNT = "000000000000"
 
 
@@ -102,6 +107,17 @@ def test_get_queue_url_finds_queue(sqs: Any) -> None:
     created = sqs.create_queue(QueueName=name)["QueueUrl"]
 
     assert sqs.get_queue_url(QueueName=name)["QueueUrl"] == created
+
+
+def test_get_queue_url_other_owner(sqs: Any) -> None:
+    name = unique()
+    sqs.create_queue(QueueName=name)
+
+    found = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=ACCOUNT)
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId="111122223333")
+
+    assert found["QueueUrl"].endswith(f"/{ACCOUNT}/{name}")
 
 
 def test_get_queue_url_missing_queue(sqs: Any) -> None:
@@ -579,6 +595,22 @@ def test_add_permission_missing_actions(sqs: Any, sqs_server: Any) -> None:
 
 
 # The native API shares the port
+
+
+def test_openapi_documents_every_route(sqs_server: Any) -> None:
+    with urllib.request.urlopen(
+        sqs_server.url + "/openapi.json", timeout=30
+    ) as response:
+        paths = json.loads(response.read())["paths"]
+    app = create_app(Config(), ScriptEngine(), QueueService(ScriptEngine()))
+
+    for resource in app.router.resources():
+        info = resource.get_info()
+        path = info.get("formatter") or info.get("path")
+        assert path in paths, path
+        for route in resource:
+            if route.method != "HEAD":
+                assert route.method.lower() in paths[path], (route.method, path)
 
 
 def test_native_api_still_served(sqs_server: Any) -> None:
