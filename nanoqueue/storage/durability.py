@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 # append fork another child.
 SNAPSHOT_RETRY_S = 5.0
 
+# How long shutdown waits for a running snapshot before it kills the child;
+# the log since the last snapshot stays, so nothing is lost either way.
+SNAPSHOT_CLOSE_TIMEOUT_S = 60.0
+
 
 @dataclass(frozen=True)
 class SnapshotResult:
@@ -48,6 +52,7 @@ class Storage:
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
         self._snapshot: asyncio.Task[SnapshotResult | None] | None = None
+        self._child: SnapshotChild | None = None
         self._last_snapshot = time.monotonic()
         self._log_full = asyncio.Event()
 
@@ -97,6 +102,16 @@ class Storage:
             except asyncio.CancelledError:
                 pass
         if self._snapshot is not None:
+            done, _ = await asyncio.wait(
+                [self._snapshot], timeout=SNAPSHOT_CLOSE_TIMEOUT_S
+            )
+            if not done and self._child is not None:
+                logger.error(
+                    "snapshot %s still running after %g s; stopping it",
+                    self._child.path.name,
+                    SNAPSHOT_CLOSE_TIMEOUT_S,
+                )
+                self._child.kill()
             await asyncio.gather(self._snapshot, return_exceptions=True)
         if self._log is not None:
             await self._log.close()
@@ -173,7 +188,11 @@ class Storage:
             log.rotate(self.data_dir.log_path(seq))
             self._log_seq = seq
             pause_s = time.perf_counter() - started
-        status = await child.wait()
+        self._child = child
+        try:
+            status = await child.wait()
+        finally:
+            self._child = None
         total_s = time.perf_counter() - started
         if status != 0:
             raise StorageError(

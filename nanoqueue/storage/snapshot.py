@@ -49,6 +49,18 @@ INCREMENTAL_SYNC_BYTES = 4 * 1024 * 1024
 PR_SET_PDEATHSIG = 1
 
 
+def _find_prctl() -> Any:
+    # Looked up before any fork: the child must not take the dynamic
+    # loader's lock, which another thread may hold at the moment of fork.
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()
+
+
 def write_snapshot(path: Path, seq: int, db: MemDB) -> None:
     """Write the whole of `db` as the snapshot `path`, durably.
 
@@ -202,11 +214,8 @@ def _child_main(
         gc.disable()
         # Die with the parent, so that a killed server leaves no writer
         # behind to race the next server on the same directory.
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:
             os._exit(1)
         for fd in close_fds:
