@@ -27,6 +27,7 @@ SEND_FIELDS = {
     "trace_header",
 }
 ATTRIBUTE_FIELDS = {"data_type", "string_value", "binary_value"}
+REDRIVE_POLICY_FIELDS = {"dead_letter_queue", "max_receive_count"}
 
 
 def _shown(value: object) -> str:
@@ -194,6 +195,10 @@ def queue_attributes(body: dict[str, Any], field: str) -> dict[str, Any]:
             raise InvalidRequest(
                 f"{field}.{name} must be {description}, "
                 f"got {json_type(value)} {_shown(value)}"
+            )
+        if name == "redrive_policy" and isinstance(value, dict):
+            reject_unknown_fields(
+                value, REDRIVE_POLICY_FIELDS, f"{field}.redrive_policy"
             )
     return attributes
 

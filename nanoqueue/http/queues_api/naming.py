@@ -39,8 +39,12 @@ MOVE_TASKS = {
     "MaxResults": "max_results",
 }
 QUEUE_ATTRIBUTES = {
-    model.sqs_attribute_name(field.name): field.name
-    for field in dataclasses.fields(model.QueueAttributes)
+    **{
+        model.sqs_attribute_name(field.name): field.name
+        for field in dataclasses.fields(model.QueueAttributes)
+    },
+    "deadLetterTargetArn": "dead_letter_queue",
+    "maxReceiveCount": "max_receive_count",
 }
 
 
