@@ -19,6 +19,7 @@ from nanoqueue.queues.errors import (
     InvalidAttributeName,
     InvalidParameterValue,
     MessageNotInflight,
+    OverLimit,
     PurgeQueueInProgress,
     QueueAlreadyExists,
     QueueDoesNotExist,
@@ -73,6 +74,9 @@ MAX_BATCH_BYTES = 1_048_576
 # FIFO sequence numbers are the per-queue counter plus this offset, so they
 # have 20 digits like those of SQS and still increase.
 SEQUENCE_NUMBER_BASE = 10**19
+# In-flight messages per queue beyond which SQS receives no more: standard
+# queues then raise OverLimit, FIFO queues return nothing.
+MAX_IN_FLIGHT = 120_000
 # Timers handled per tick script run; more due timers run in further runs.
 TICK_LIMIT = 1000
 # Maximum sleep of the retry task, which also bounds how late a timer runs
@@ -142,6 +146,7 @@ class QueueService:
         self._next_tick_s = 0.0
         self._stopping = False
         self.move_tasks = MoveTasks(self)
+        self.max_in_flight = MAX_IN_FLIGHT
 
     # Start and stop.
 
@@ -513,7 +518,9 @@ class QueueService:
         poll returns as soon as a message becomes receivable: on a send, on a
         visibility timeout changed to 0, on a message whose timeout passed.
         `attempt_id` (FIFO queues only) repeated within 5 minutes returns the
-        same deliveries while they are in flight.
+        same deliveries while they are in flight. A standard queue with
+        `max_in_flight` (120,000, as SQS) messages in flight raises OverLimit,
+        and a FIFO queue then returns nothing, as SQS does.
         """
         key = _queue_key(region or self.default_region, name)
         queue = self._require(key)
@@ -559,12 +566,18 @@ class QueueService:
                 max_messages,
                 "" if visibility_timeout_s is None else visibility_timeout_s,
                 attempt_id or "",
+                self.max_in_flight,
             ],
         )
         if result is False:
             raise self._missing(queue.key)
-        records, moves = result
+        records, moves, at_limit = result
         self._report_moves(moves)
+        if at_limit and not queue.attributes.fifo:
+            raise OverLimit(
+                f"queue {queue.name} has {self.max_in_flight} messages in flight, "
+                "the maximum; delete messages or let their visibility time out"
+            )
         if records:
             timeout = queue.attributes.visibility_timeout_s
             if visibility_timeout_s is not None:

@@ -12,6 +12,7 @@ from nanoqueue.queues.errors import (
     EmptyBatchRequest,
     InvalidBatchEntryId,
     InvalidParameterValue,
+    OverLimit,
     QueueDoesNotExist,
     TooManyEntriesInBatchRequest,
 )
@@ -603,3 +604,32 @@ async def test_handles_survive_restart(
         assert (await restarted.get_queue(queue)).in_flight == 0
     finally:
         await restarted.stop()
+
+
+async def test_receive_in_flight_limit(service: QueueService, queue: str) -> None:
+    service.max_in_flight = 3
+    await service.send(queue, [SendEntry(str(i), "x") for i in range(5)])
+    await send_one(service, queue, "delayed", delay_s=60)
+    assert len(await receive_all(service, queue)) == 3
+    with pytest.raises(OverLimit):
+        await receive_all(service, queue)
+
+
+async def test_receive_in_flight_limit_frees(service: QueueService, queue: str) -> None:
+    service.max_in_flight = 2
+    await service.send(queue, [SendEntry(str(i), "x") for i in range(3)])
+    held = await receive_all(service, queue)
+    assert len(held) == 2
+    assert await delete(service, queue, held[0].receipt_handle) is None
+    assert len(await receive_all(service, queue)) == 1
+
+
+async def test_receive_in_flight_limit_fifo(service: QueueService) -> None:
+    service.max_in_flight = 1
+    await service.create_queue("capped.fifo")
+    for group in ("a", "b"):
+        await send_one(
+            service, "capped.fifo", group, group_id=group, deduplication_id=group
+        )
+    assert len(await receive_all(service, "capped.fifo")) == 1
+    assert await receive_all(service, "capped.fifo") == []

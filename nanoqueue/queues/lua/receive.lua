@@ -2,7 +2,8 @@
 -- Atomic because taking a message from the visible queue, counting the
 -- receive and starting its visibility timer happen in one script run, so
 -- two receives never get the same delivery. Returns false when the queue
--- does not exist, else { records, dead-letter moves }.
+-- does not exist, else { records, dead-letter moves, whether the queue has
+-- the maximum of in-flight messages }.
 
 local key = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -11,10 +12,8 @@ local visibility = ARGV[4]
 local attempt = ARGV[5]
 
 local ATTEMPT_MS = 300000
+local MAX_IN_FLIGHT = tonumber(ARGV[6])
 
--- NOTE: the number of in-flight messages is not limited, whereas SQS
--- answers OverLimit past 120,000 per queue; a consumer that never deletes
--- grows qIDh until visibility timeouts return the messages.
 local q = open_queue(key)
 if q == nil then
     return false
@@ -42,7 +41,7 @@ if attempt ~= "" then
             end
         end
         if #delivered > 0 then
-            return { delivered, moves }
+            return { delivered, moves, false }
         end
     end
 end
@@ -88,6 +87,17 @@ local function deliver(m)
     call(hidden, "set", m.seq, record)
     call("T", "add", timer_name(q, m.seq), now + visibility_ms)
     delivered[#delivered + 1] = record
+end
+
+-- qIDh holds in-flight messages and also delayed and returned ones, so
+-- its length bounds the in-flight count from above at the cost of one read.
+local hidden_count = call(hidden, "len")
+if hidden_count + max > MAX_IN_FLIGHT then
+    local in_flight = hidden_count - counter(q, "D") - counter(q, "R")
+    if in_flight >= MAX_IN_FLIGHT then
+        return { delivered, moves, true }
+    end
+    max = math.min(max, MAX_IN_FLIGHT - in_flight)
 end
 
 if q.fifo then
@@ -139,4 +149,4 @@ if attempt ~= "" and #delivered > 0 then
     call(q.prefix .. "a", "set", attempt, expires .. "|" .. table.concat(pairs_text, ","))
     call("T", "add", "a" .. q.id .. ":" .. attempt, expires)
 end
-return { delivered, moves }
+return { delivered, moves, false }
