@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from nanoqueue.errors import InvalidRequest
+from nanoqueue.storage.stores import MAX_INTEGER, MIN_INTEGER
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -64,6 +65,11 @@ def optional_array(body: dict[str, Any], field: str) -> list[Any]:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise InvalidRequest(
                 f"{field}[{index}] must be a string or a number, got {json_type(item)}"
+            )
+        if isinstance(item, int) and not MIN_INTEGER <= item <= MAX_INTEGER:
+            raise InvalidRequest(
+                f"{field}[{index}] is {item}, outside the 64-bit integer range of "
+                "Lua; send it as a string"
             )
     return value
 

@@ -28,8 +28,11 @@ _OPERATIONS: dict[str, dict[str, Callable[..., Any]]] = {
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str) or not name:
-        raise WrongType(f"structure name must be a non-empty string, got {show(name)}")
+    """Return `name` if it can name a structure; raises WrongType otherwise."""
+    if not isinstance(name, str):
+        raise WrongType(f"structure name must be a string, got {type_name(name)}")
+    if not name:
+        raise WrongType("structure name must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise WrongType(
             f"structure name is {len(name)} characters long; "
