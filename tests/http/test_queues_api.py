@@ -272,6 +272,43 @@ async def test_patch_queue_redrive_policy(client: TestClient[Any, Any]) -> None:
     assert (await response.json())["attributes"]["redrive_policy"] == policy
 
 
+async def test_tag_queue_adds_tags(client: TestClient[Any, Any]) -> None:
+    await client.post("/queues", json={"name": "jobs", "tags": {"team": "a"}})
+
+    response = await client.post("/queues/jobs/tags", json={"tags": {"env": "dev"}})
+    after = await client.get("/queues/jobs")
+
+    assert response.status == 200, await response.text()
+    assert (await response.json())["tags"] == {"team": "a", "env": "dev"}
+    assert (await after.json())["tags"] == {"team": "a", "env": "dev"}
+
+
+async def test_untag_queue_removes_tag(client: TestClient[Any, Any]) -> None:
+    await client.post(
+        "/queues", json={"name": "jobs", "tags": {"team": "a", "env": "dev"}}
+    )
+
+    removed = await client.delete("/queues/jobs/tags/team")
+    missing = await client.delete("/queues/jobs/tags/absent")
+    after = await client.get("/queues/jobs")
+
+    assert removed.status == 204
+    assert missing.status == 204
+    assert (await after.json())["tags"] == {"env": "dev"}
+
+
+async def test_tag_queue_invalid_request(client: TestClient[Any, Any]) -> None:
+    await create(client, "jobs")
+
+    missing = await client.post("/queues/jobs/tags", json={})
+    wrong = await client.post("/queues/jobs/tags", json={"tags": {"env": 1}})
+
+    assert missing.status == 400
+    assert "tags" in (await error_of(missing))["message"]
+    assert wrong.status == 400
+    assert "tags.env" in (await error_of(wrong))["message"]
+
+
 async def test_delete_queue_then_404(client: TestClient[Any, Any]) -> None:
     await create(client, "jobs")
 
@@ -494,6 +531,7 @@ async def test_receive_returns_message_fields(client: TestClient[Any, Any]) -> N
     assert message["receive_count"] == 1
     assert message["md5_of_body"] == hashlib.md5(b"hello").hexdigest()
     assert message["attributes"] == {}
+    assert message["sender_id"] == "000000000000"
     assert "md5_of_attributes" not in message
     assert "group_id" not in message
     assert isinstance(message["receipt_handle"], str)

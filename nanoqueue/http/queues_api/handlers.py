@@ -167,6 +167,27 @@ async def change_visibility_batch(request: web.Request) -> web.Response:
     return json_response(replies.batch_results(entry_ids, results))
 
 
+@routes.post("/queues/{name}/tags")
+async def tag_queue(request: web.Request) -> web.Response:
+    """Add or replace tags; the queue's other tags stay."""
+    name = request.match_info["name"]
+    body = await read_json_object(request)
+    fields.reject_unknown_fields(body, {"tags"}, "request body")
+    fields.require_field(body, "tags", "an object of string tags")
+    service = request.app[QUEUES]
+    await service.tag_queue(name, fields.string_tags(body, "tags"))
+    return json_response({"tags": await service.list_tags(name)})
+
+
+@routes.delete("/queues/{name}/tags/{key}")
+async def untag_queue(request: web.Request) -> web.Response:
+    """Remove one tag; removing a tag the queue lacks succeeds, as in SQS."""
+    await request.app[QUEUES].untag_queue(
+        request.match_info["name"], [request.match_info["key"]]
+    )
+    return web.Response(status=204)
+
+
 @routes.get("/queues/{name}/dead-letter-sources")
 async def list_dead_letter_sources(request: web.Request) -> web.Response:
     """List the queues whose redrive policy names this queue, sorted."""

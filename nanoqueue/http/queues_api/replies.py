@@ -78,6 +78,7 @@ def message(received: Message) -> dict[str, Any]:
         "first_received_at": received.first_received_at_ms,
         "md5_of_body": received.md5_of_body,
         "attributes": message_attributes(received.attributes),
+        "sender_id": received.sender_id,
     }
     if received.md5_of_attributes is not None:
         rendered["md5_of_attributes"] = received.md5_of_attributes

@@ -336,6 +336,57 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/queues/{name}/tags": {
+        "parameters": [_NAME],
+        "post": {
+            "summary": "Add or replace tags; the others stay",
+            "operationId": "tagQueue",
+            "requestBody": _body(
+                {
+                    "type": "object",
+                    "required": ["tags"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "tags": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        }
+                    },
+                }
+            ),
+            "responses": {
+                "200": _reply(
+                    "every tag of the queue after the change",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "tags": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            }
+                        },
+                    },
+                ),
+                **_errors(400, 404, 413, 500),
+            },
+        },
+    },
+    "/queues/{name}/tags/{key}": {
+        "parameters": [
+            _NAME,
+            {
+                "name": "key",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        ],
+        "delete": {
+            "summary": "Remove a tag; a missing tag is no error",
+            "operationId": "untagQueue",
+            "responses": {**_NO_CONTENT, **_errors(404, 500)},
+        },
+    },
     "/queues/{name}/dead-letter-sources": {
         "parameters": [_NAME],
         "get": {
@@ -570,6 +621,7 @@ SCHEMAS: dict[str, Any] = {
             "first_received_at",
             "md5_of_body",
             "attributes",
+            "sender_id",
         ],
         "properties": {
             "id": {"type": "string"},
@@ -581,6 +633,7 @@ SCHEMAS: dict[str, Any] = {
             "md5_of_body": {"type": "string"},
             "attributes": _MESSAGE_ATTRIBUTES,
             "md5_of_attributes": {"type": "string"},
+            "sender_id": {"type": "string", "description": "the account id"},
             "trace_header": {"type": "string"},
             "group_id": {"type": "string", "description": "FIFO only"},
             "deduplication_id": {"type": "string", "description": "FIFO only"},
