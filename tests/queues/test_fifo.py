@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from conftest import FakeClock
 from queue_helpers import delete, receive_all, send_error, send_one
@@ -265,3 +267,33 @@ async def test_fifo_delete_returned_message(
     assert next_message.body == "m1"
     info = await service.get_queue(fifo)
     assert (info.visible, info.in_flight) == (0, 1)
+
+
+async def test_fifo_move_task(service: QueueService, clock: FakeClock) -> None:
+    await service.create_queue("dead.fifo")
+    await service.create_queue(
+        "src.fifo",
+        {
+            "VisibilityTimeout": "5",
+            "RedrivePolicy": {"deadLetterTargetArn": "dead.fifo", "maxReceiveCount": 1},
+        },
+    )
+    for body, group in (("a1", "a"), ("b1", "b"), ("a2", "a")):
+        await _send(service, "src.fifo", body, group)
+    for _ in range(3):
+        await receive_all(service, "src.fifo")
+        clock.advance(5)
+        await service.run_timers()
+    assert (await service.get_queue("dead.fifo")).visible == 3
+    await service.start_move_task("dead.fifo")
+    async with asyncio.timeout(10):
+        while (await service.list_move_tasks("dead.fifo"))[0].status == "RUNNING":
+            await asyncio.sleep(0.01)
+    (task,) = await service.list_move_tasks("dead.fifo")
+    assert task.status == "COMPLETED"
+    assert task.approximate_moved == 3
+    back = await receive_all(service, "src.fifo")
+    assert [m.body for m in back if m.group_id == "a"] == ["a1", "a2"]
+    assert [m.body for m in back if m.group_id == "b"] == ["b1"]
+    info = await service.get_queue("dead.fifo")
+    assert (info.visible, info.in_flight) == (0, 0)
