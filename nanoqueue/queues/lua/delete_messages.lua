@@ -2,11 +2,12 @@
 -- receipt handles. Atomic because each check of the delivery and the
 -- removal of its record and timer happen in one script run, so a message
 -- re-received meanwhile is never deleted by an older handle.
--- ARGV after the first three contains SEQ and RECEIVES per entry. STRICT "1"
--- accepts only the current in-flight delivery; "0" follows SQS, where the
--- latest handle deletes a message that became visible again and any other
--- handle succeeds without effect. Returns false when the queue does not
--- exist, else { per entry true or false (not in flight), groups woken }.
+-- ARGV after the first three contains SEQ and RECEIVES per entry. STRICT
+-- "1" accepts only the current in-flight delivery. STRICT "0" follows SQS:
+-- the latest handle also deletes a message that became visible again, and
+-- any other handle succeeds without effect. Returns false when the queue
+-- does not exist, else { per entry true or false (not in flight), groups
+-- woken }.
 
 local key = ARGV[1]
 local strict = ARGV[2] == "1"

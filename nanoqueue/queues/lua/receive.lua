@@ -89,7 +89,7 @@ local function deliver(m)
     delivered[#delivered + 1] = record
 end
 
--- qIDh holds in-flight messages and also delayed and returned ones, so
+-- qIDh contains in-flight messages and also delayed and returned ones, so
 -- its length bounds the in-flight count from above at the cost of one read.
 local hidden_count = call(hidden, "len")
 if hidden_count + max > MAX_IN_FLIGHT then
