@@ -157,7 +157,8 @@ class AppendLog:
     - `no`: a future completes once the record is written to the file.
 
     When a write or fdatasync fails, the log stops writing and calls the
-    failure handler; the owner then calls `rewind` with its lock held.
+    failure handler. The owner then calls `rewind` while no transaction is
+    open, and writing resumes.
     """
 
     def __init__(self, path: Path, fsync: str) -> None:
@@ -176,7 +177,6 @@ class AppendLog:
         self._truncate_pending = False
         self._failed = False
         self._closing = False
-        self._stopped = False
         self._synced_offset = 0
         # Logged once when it starts failing and once when it works again.
         self._everysec_failing = False
@@ -217,7 +217,7 @@ class AppendLog:
         self._on_failure = handler
 
     def set_size_limit(self, limit: int, handler: Callable[[], None]) -> None:
-        """Call `handler` from each append that leaves the file at `limit` bytes or more."""
+        """Call `handler` from each append that leaves `limit` bytes or more."""
         self._size_limit = limit
         self._on_size_limit = handler
 
