@@ -10,6 +10,7 @@ import time
 from aiohttp import web
 
 from nanoqueue.config import Config, QueueSpec
+from nanoqueue.errors import ConfigError
 from nanoqueue.http.app import create_app
 from nanoqueue.queues.model import QueueAttributes
 from nanoqueue.queues.service import QueueService
@@ -109,7 +110,17 @@ async def serve(config: Config) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.server.host, config.server.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await queues.stop()
+        await storage.close()
+        raise ConfigError(
+            f"cannot listen on {config.server.host}:{config.server.port}: "
+            f"{exc.strerror}; set server.host and server.port, or --host and "
+            "--port, to a local address and a free port"
+        ) from exc
     for address in runner.addresses:
         host, port = address[:2]
         logger.info("listening on http://%s:%s", host, port, extra={"port": port})

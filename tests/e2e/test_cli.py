@@ -192,3 +192,18 @@ def test_server_logs_one_line_per_event(
     assert "INFO nanoqueue.server: stopped" in stderr
     assert "private body text" not in stderr
     assert message["receipt_handle"] not in stderr
+
+
+def test_port_in_use_stops_start(start_server: StartServer) -> None:
+    first = start_server()
+
+    second = start_server(
+        "--port", str(first.port), "--data-dir", "other-data", wait=False
+    )
+    code = second.wait_exit()
+
+    stderr = second.stderr()
+    assert code == 1, stderr
+    assert "Traceback" not in stderr
+    assert f"cannot listen on 127.0.0.1:{first.port}" in stderr
+    assert "address already in use" in stderr
