@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nanoqueue.errors import ConfigError, QueueError
-from nanoqueue.queues.model import QueueAttributes
+from nanoqueue.queues.model import QueueAttributes, is_valid_queue_name
 
 FSYNC_POLICIES = ("always", "everysec", "no")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -196,37 +196,57 @@ def _queue_specs(tables: object) -> tuple[QueueSpec, ...]:
             f"got {type(tables).__name__}"
         )
     specs: list[QueueSpec] = []
-    seen: set[str] = set()
     for index, table in enumerate(tables):
-        key = f"queues[{index}]"
-        if not isinstance(table, dict):
-            raise ConfigError(f"{key} must be a table, got {table!r}")
-        attributes = dict(table)
-        name = attributes.pop("name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{key}.name is missing: give each [[queues]] a name")
-        if name in seen:
+        spec = _queue_spec(f"queues[{index}]", table)
+        if any(other.name == spec.name for other in specs):
             raise ConfigError(
-                f"{key}.name {name!r} is listed twice; names must be unique"
+                f"queues[{index}].name {spec.name!r} is listed twice; names must "
+                "be unique"
             )
-        seen.add(name)
-        tags = attributes.pop("tags", {})
-        if not isinstance(tags, dict) or not all(
-            isinstance(value, str) for value in tags.values()
-        ):
-            raise ConfigError(f"{key}.tags must be a table of strings, got {tags!r}")
-        for attribute, value in attributes.items():
-            if attribute not in QUEUE_ATTRIBUTE_KEYS:
-                raise ConfigError(
-                    f"unknown key {key}.{attribute}; known keys are name, tags, "
-                    + ", ".join(sorted(QUEUE_ATTRIBUTE_KEYS))
-                )
-            try:
-                QueueAttributes.from_mapping({attribute: value})
-            except QueueError as exc:
-                raise ConfigError(f"{key}.{attribute}: {exc.message}") from exc
-        specs.append(QueueSpec(name=name, attributes=attributes, tags=tags))
+        specs.append(spec)
     return tuple(specs)
+
+
+def _queue_spec(key: str, table: object) -> QueueSpec:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{key} must be a table, got {table!r}")
+    attributes = dict(table)
+    name = attributes.pop("name", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{key}.name is missing: give each [[queues]] a name")
+    if not is_valid_queue_name(name):
+        raise ConfigError(
+            f"{key}.name {name!r} is not a queue name; use 1 to 80 letters, "
+            "digits, - and _, with the suffix .fifo for a FIFO queue"
+        )
+    tags = attributes.pop("tags", {})
+    if not isinstance(tags, dict) or not all(
+        isinstance(value, str) for value in tags.values()
+    ):
+        raise ConfigError(f"{key}.tags must be a table of strings, got {tags!r}")
+    _check_queue_attributes(key, name, attributes)
+    return QueueSpec(name=name, attributes=attributes, tags=tags)
+
+
+def _check_queue_attributes(key: str, name: str, attributes: dict[str, Any]) -> None:
+    for attribute, value in attributes.items():
+        if attribute not in QUEUE_ATTRIBUTE_KEYS:
+            raise ConfigError(
+                f"unknown key {key}.{attribute}; known keys are name, tags, "
+                + ", ".join(sorted(QUEUE_ATTRIBUTE_KEYS))
+            )
+        try:
+            QueueAttributes.from_mapping({attribute: value})
+        except QueueError as exc:
+            raise ConfigError(f"{key}.{attribute}: {exc.message}") from exc
+
+    # A name ending in .fifo makes a FIFO queue, so `fifo` may be left out.
+    fifo = attributes.get("fifo", name.endswith(".fifo"))
+    if fifo is not name.endswith(".fifo"):
+        raise ConfigError(
+            f"{key}.fifo is {fifo!r} for queue {name!r}; a FIFO queue's name "
+            "ends in .fifo and only a FIFO queue's does"
+        )
 
 
 def _sqs_section(table: object) -> SqsConfig:

@@ -58,6 +58,9 @@ redrive_policy = { dead_letter_queue = "jobs-dlq", max_receive_count = 5 }
     [
         ('[queues]\nname = "a"\n', ["[[queues]]"]),
         ("[[queues]]\nvisibility_timeout_s = 1\n", ["queues[0].name"]),
+        ('[[queues]]\nname = "no spaces"\n', ["queues[0].name", "'no spaces'"]),
+        ('[[queues]]\nname = "a.fifo"\nfifo = false\n', ["queues[0].fifo", "'a.fifo'"]),
+        ('[[queues]]\nname = "a"\nfifo = true\n', ["queues[0].fifo", "'a'"]),
         (
             '[[queues]]\nname = "a"\n[[queues]]\nname = "a"\n',
             ["queues[1].name", "twice"],
@@ -80,6 +83,14 @@ def test_queues_invalid(text: str, fragments: list[str]) -> None:
 
     for fragment in fragments:
         assert fragment in caught.value.message
+
+
+def test_queues_fifo_from_name() -> None:
+    data = tomllib.loads('[[queues]]\nname = "orders.fifo"\n')
+
+    (spec,) = config.from_mapping(data).queues
+
+    assert spec.name == "orders.fifo"
 
 
 def test_dead_letter_queues_come_first() -> None:
