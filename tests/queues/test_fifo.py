@@ -297,3 +297,39 @@ async def test_fifo_move_task(service: QueueService, clock: FakeClock) -> None:
     assert [m.body for m in back if m.group_id == "b"] == ["b1"]
     info = await service.get_queue("dead.fifo")
     assert (info.visible, info.in_flight) == (0, 0)
+
+
+async def test_fifo_retention_expiry(service: QueueService, clock: FakeClock) -> None:
+    await service.create_queue("brief.fifo", {"MessageRetentionPeriod": "60"})
+    await _send(service, "brief.fifo", "a-old", "a")
+    await _send(service, "brief.fifo", "b-old", "b")
+    clock.advance(30)
+    await _send(service, "brief.fifo", "a-young", "a")
+    clock.advance(30)
+    await service.run_timers()
+    assert (await service.get_queue("brief.fifo")).visible == 1
+    clock.advance(30)
+    await service.run_timers()
+    assert (await service.get_queue("brief.fifo")).visible == 0
+    assert await receive_all(service, "brief.fifo") == []
+    await _send(service, "brief.fifo", "b-new", "b")
+    assert [m.body for m in await receive_all(service, "brief.fifo")] == ["b-new"]
+
+
+async def test_fifo_retention_expires_returned(
+    service: QueueService, clock: FakeClock
+) -> None:
+    await service.create_queue(
+        "brief.fifo", {"MessageRetentionPeriod": "60", "VisibilityTimeout": "10"}
+    )
+    await _send(service, "brief.fifo", "returned")
+    await receive_all(service, "brief.fifo")
+    clock.advance(10)
+    await service.run_timers()
+    assert (await service.get_queue("brief.fifo")).visible == 1
+    clock.advance(50)
+    await service.run_timers()
+    info = await service.get_queue("brief.fifo")
+    assert (info.visible, info.in_flight) == (0, 0)
+    await _send(service, "brief.fifo", "later", dedup="later")
+    assert [m.body for m in await receive_all(service, "brief.fifo")] == ["later"]

@@ -185,6 +185,7 @@ local function push_fresh(q, m)
         add_counter(q, "V", 1)
         if call(name, "len") == 1 then
             settle_group(q, m.group)
+            schedule_retention(q, m.sent + q.retention_ms)
         end
         return
     end
@@ -228,6 +229,7 @@ local function return_message(q, m)
             call(q.prefix .. "b", "delete", m.group)
         end
         push_group_in_order(q, m.group, m.seq)
+        schedule_retention(q, m.sent + q.retention_ms)
         if blocked == 0 then
             settle_group(q, m.group)
         end

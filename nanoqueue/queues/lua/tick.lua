@@ -1,6 +1,6 @@
 -- Run the timers that are due: return or dead-letter messages whose
 -- visibility timeout passed, make delayed messages visible, drop expired
--- messages and deduplication entries. Atomic because taking the due timers
+-- messages, deduplication entries and receive request attempts. Atomic because taking the due timers
 -- from the front of T and acting on them happen in one script run, so each
 -- timer runs once. Costs O(log n + due), however many timers wait.
 -- Returns { keys and counts of queues with newly receivable messages,
@@ -93,6 +93,49 @@ local function sweep(q)
     call("T", "add", "r" .. q.id, now)
 end
 
+-- Drop expired messages from the front of every group of a FIFO queue.
+-- Emptied groups stay, because the ready queue may still name them, and
+-- the next receive or settle drops them. Sweeps run at most once a second,
+-- because each one visits every group.
+local function sweep_groups(q)
+    local hidden = q.prefix .. "h"
+    local next_due = nil
+    for _, group in ipairs(call(q.prefix .. "G", "range_by_score", 0, 0)) do
+        local name = group_queue(q, group)
+        while true do
+            local front = call(name, "peek_left")
+            if front == nil then
+                break
+            end
+            local record = front
+            if type(front) == "number" then
+                record = call(hidden, "get", front)
+            end
+            if record ~= nil then
+                local sent = tonumber(string.match(record, "^%a,%d+,%d+,%d+,%d+,(%d+),"))
+                local expires = sent + q.retention_ms
+                if expires > now then
+                    if next_due == nil or expires < next_due then
+                        next_due = expires
+                    end
+                    break
+                end
+            end
+            call(name, "pop_left")
+            add_counter(q, "V", -1)
+            if record == nil then
+                add_counter(q, "X", -1)
+            elseif type(front) == "number" then
+                call(hidden, "delete", front)
+                add_counter(q, "R", -1)
+            end
+        end
+    end
+    if next_due ~= nil then
+        call("T", "add", "r" .. q.id, math.max(next_due, now + 1000))
+    end
+end
+
 local function expire_entry(q, structure, entry_key)
     if db.exists(structure) then
         local entry = call(structure, "get", entry_key)
@@ -104,11 +147,11 @@ end
 
 for _, member in ipairs(due) do
     local kind = string.sub(member, 1, 1)
-    -- NOTE: FIFO queues get no retention sweep, so an expired message of a
-    -- FIFO queue counts as visible until a receive or move task drops it.
     if kind == "r" then
         local q = queue_by_id(tonumber(string.sub(member, 2)))
-        if q ~= nil and not q.fifo then
+        if q ~= nil and q.fifo then
+            sweep_groups(q)
+        elseif q ~= nil then
             sweep(q)
         end
     elseif kind == "d" or kind == "a" then
