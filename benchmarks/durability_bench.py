@@ -88,15 +88,16 @@ def load_process(url: str, sha: str, clients: int, seconds: float, out: Any) -> 
 
 
 def start_server(
-    data_dir: Path, policy: str, work: Path
+    data_dir: Path, policy: str, work: Path, snapshot_interval_s: float = 3600.0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    config = work / f"{policy}.toml"
+    name = data_dir.name
+    config = work / f"{name}.toml"
     config.write_text(
-        f'[storage]\nfsync = "{policy}"\nsnapshot_interval_s = 3600.0\n'
+        f'[storage]\nfsync = "{policy}"\n'
+        f"snapshot_interval_s = {snapshot_interval_s}\n"
         f"snapshot_log_bytes = {1 << 30}\n"
-        '[server]\nlog_level = "WARNING"\n'
     )
-    log_path = work / f"{policy}.log"
+    log_path = work / f"{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -165,6 +166,62 @@ def bench_policies(seconds: float, work: Path) -> list[dict[str, Any]]:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
     return rows
+
+
+async def load_messages(url: str, messages: int) -> None:
+    batch = 10_000
+    push = 'return db.call("messages", "push_right_many", ARGV)'
+    async with aiohttp.ClientSession() as session:
+        create = {"script": 'db.create("queue", "messages")'}
+        async with session.post(f"{url}/db/eval", json=create) as response:
+            assert response.status == 200, await response.text()
+        for start in range(0, messages, batch):
+            values = [f"{n:012d}" + BODY[12:] for n in range(start, start + batch)]
+            body = {"script": push, "args": values}
+            async with session.post(f"{url}/db/eval", json=body) as response:
+                assert response.status == 200, await response.text()
+
+
+async def probe_writes(url: str, seconds: float) -> list[float]:
+    """Write one key every 2 ms for `seconds`; return each write's latency."""
+    latencies = []
+    script = {"script": 'db.create("keyvalue", "probe")'}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/db/eval", json=script) as response:
+            await response.read()
+        write = {"script": 'db.call("probe", "set", "n", ARGV[1])', "args": [0]}
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with session.post(f"{url}/db/eval", json=write) as response:
+                await response.read()
+                assert response.status == 200
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.002)
+    return sorted(latencies)
+
+
+def bench_snapshot_http(messages: int, seconds: float, work: Path) -> None:
+    """Compare write latency over HTTP with and without snapshots running."""
+    for label, interval in (("no snapshots", 3600.0), ("snapshot every 1 s", 1.0)):
+        data_dir = work / f"data-http-{int(interval)}"
+        process, url = start_server(data_dir, "always", work, interval)
+        try:
+            asyncio.run(load_messages(url, messages))
+            log_path = work / f"{data_dir.name}.log"
+            before = log_path.read_text().count("wrote snapshot")
+            latencies = asyncio.run(probe_writes(url, seconds))
+            snapshots = log_path.read_text().count("wrote snapshot") - before
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=120)
+        print(
+            f"HTTP writes with {messages} messages queued, {label}: "
+            f"{len(latencies)} writes, p50 {percentile(latencies, 0.5) * 1000:.2f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.2f} ms, "
+            f"max {latencies[-1] * 1000:.2f} ms, {snapshots} snapshots written",
+            flush=True,
+        )
 
 
 def fill(storage: Storage, messages: int) -> None:
@@ -281,6 +338,7 @@ def main() -> None:
         print(f"machine: {machine()}", flush=True)
         if not options.skip_http:
             bench_policies(options.seconds, work)
+            bench_snapshot_http(options.messages, options.seconds, work)
         snapshot = asyncio.run(bench_snapshot(options.messages, work))
         for key, value in snapshot.items():
             print(

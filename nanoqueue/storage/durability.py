@@ -101,10 +101,9 @@ class Storage:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        if self._snapshot is not None:
-            done, _ = await asyncio.wait(
-                [self._snapshot], timeout=SNAPSHOT_CLOSE_TIMEOUT_S
-            )
+        running = self._snapshot
+        if running is not None:
+            done, _ = await asyncio.wait([running], timeout=SNAPSHOT_CLOSE_TIMEOUT_S)
             if not done and self._child is not None:
                 logger.error(
                     "snapshot %s still running after %g s; stopping it",
@@ -112,7 +111,7 @@ class Storage:
                     SNAPSHOT_CLOSE_TIMEOUT_S,
                 )
                 self._child.kill()
-            await asyncio.gather(self._snapshot, return_exceptions=True)
+            await asyncio.gather(running, return_exceptions=True)
         if self._log is not None:
             await self._log.close()
         self.data_dir.unlock()

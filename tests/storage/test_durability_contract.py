@@ -230,3 +230,28 @@ async def test_full_disk_reverts_pending(tmpfs: Any) -> None:
         assert reopened.db.dump() == expected
     finally:
         await reopened.close()
+
+
+async def test_close_waits_for_snapshot(tmp_path: Path) -> None:
+    storage, engine = await open_storage(tmp_path / "data", "always")
+    await engine.eval(SETUP)
+    await engine.eval(
+        'for i = 1, 20000 do db.call("q", "push_right", ARGV[1] .. i) end',
+        [],
+        ["value-" * 10],
+    )
+    expected = storage.db.dump()
+    snapshot = asyncio.create_task(storage.snapshot())
+    while storage.data_dir.lock_fd is not None and not snapshot.done():
+        if list(storage.data_dir.path.glob("snapshot-*.nqs*")):
+            break
+        await asyncio.sleep(0.001)
+    await storage.close()
+    assert (await snapshot) is not None
+    assert storage.data_dir.snapshot_path(2).exists()
+
+    reopened, _ = await open_storage(tmp_path / "data", "always")
+    try:
+        assert reopened.db.dump() == expected
+    finally:
+        await reopened.close()
