@@ -77,8 +77,16 @@ def check_state(state: tuple[list[str], list[str], int], acked: set[str]) -> Non
 
 
 async def run_and_kill(
-    server: ServerProcess, acked: set[str], writers: int, kill_when: Any
-) -> None:
+    server: ServerProcess,
+    acked: set[str],
+    writers: int,
+    kill_when: Any,
+    signal_name: str = "SIGKILL",
+) -> int:
+    """Write from `writers` clients until `kill_when` returns, then stop the server.
+
+    Returns the exit code: negative for SIGKILL, the server's own for SIGTERM.
+    """
     connector = aiohttp.TCPConnector(limit=writers)
     async with aiohttp.ClientSession(connector=connector) as session:
         tasks = [
@@ -86,8 +94,13 @@ async def run_and_kill(
             for n in range(writers)
         ]
         await kill_when()
-        server.kill()
+        if signal_name == "SIGKILL":
+            server.kill()
+            code = -9
+        else:
+            code = await asyncio.get_running_loop().run_in_executor(None, server.stop)
         await asyncio.gather(*tasks)
+    return code
 
 
 async def setup_database(server: ServerProcess) -> None:
@@ -117,7 +130,8 @@ async def test_sigkill_keeps_acknowledged_writes(
     assert list(server.data_dir.glob("snapshot-*.nqs")), "no snapshot was taken"
 
 
-async def test_sigkill_during_snapshot(server_factory: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+async def test_stop_during_snapshot(server_factory: Any, signal_name: str) -> None:
     server = server_factory(fsync="always", snapshot_log_bytes=1024 * 1024)
     server.start()
     await setup_database(server)
@@ -140,7 +154,10 @@ async def test_sigkill_during_snapshot(server_factory: Any, tmp_path: Path) -> N
             assert asyncio.get_running_loop().time() < deadline, "no snapshot began"
             await asyncio.sleep(0.001)
 
-    await run_and_kill(server, acked, 8, snapshot_started)
+    code = await run_and_kill(server, acked, 8, snapshot_started, signal_name)
+    if signal_name == "SIGTERM":
+        assert code == 0, server.log()
+        assert "Traceback" not in server.log()
     server.start()
     assert server.url, server.log()
     values, kv_values, kv_len = await read_state(server.url)
