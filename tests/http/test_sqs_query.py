@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 from typing import Any
 
 from sqs_support import XML_NS, query, unique
@@ -471,3 +472,17 @@ def test_query_bad_index_rejected(sqs_server: Any) -> None:
 
     assert reply.status == 400
     assert reply.error_code == "MalformedQueryString"
+
+
+def test_query_form_without_content_type(sqs_server: Any) -> None:
+    # urllib would add a form Content-Type, so this uses http.client directly.
+    connection = http.client.HTTPConnection("127.0.0.1", sqs_server.port, timeout=30)
+    try:
+        connection.request("POST", "/", body=b"Action=ListQueues&QueueNamePrefix=none")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+
+    assert response.status == 200
+    assert b"<ListQueuesResponse" in body

@@ -115,11 +115,11 @@ async def _read_request(
     action = dict(url_form).get("Action", "")
     body = await _read_body(request, action)
     form = list(url_form)
-    if body and request.content_type in ("application/x-www-form-urlencoded", ""):
+    # Some Query clients send the form without a Content-Type, so any body of
+    # a request without X-Amz-Target is read as a form.
+    if body:
         try:
-            form += parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, strict_parsing=False
-            )
+            form += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError as exc:
             raise MalformedRequest(
                 "the form body is not valid UTF-8; encode parameters as UTF-8"
