@@ -12,6 +12,9 @@ from .server import (
     request,
 )
 
+# Short enough for a fast test, long enough that the second receive comes
+# before the message is visible again, even on a busy machine.
+VISIBILITY_TIMEOUT_S = 2
 RETRY_TIMEOUT_S = 15.0
 
 
@@ -32,7 +35,7 @@ def receive(server: ServerProcess, name: str, **options: Any) -> list[dict[str, 
 def test_walkthrough_send_receive_delete(start_server: StartServer) -> None:
     server = start_server()
 
-    create_queue(server, "items", visibility_timeout_s=1)
+    create_queue(server, "items", visibility_timeout_s=VISIBILITY_TIMEOUT_S)
 
     sent = request(server, "POST", "/queues/items/messages", {"body": "item 1"})
     assert sent.status == 201, sent
@@ -74,7 +77,7 @@ def test_walkthrough_send_receive_delete(start_server: StartServer) -> None:
 
 def test_expired_handle_keeps_newer_delivery(start_server: StartServer) -> None:
     server = start_server()
-    create_queue(server, "items", visibility_timeout_s=1)
+    create_queue(server, "items", visibility_timeout_s=VISIBILITY_TIMEOUT_S)
     request(server, "POST", "/queues/items/messages", {"body": "item 1"})
     (first,) = receive(server, "items")
     poll_until(
