@@ -14,7 +14,7 @@ from nanoqueue.queues.service import QueueService
 
 @dataclass(frozen=True)
 class ActionContext:
-    """The service, the region and identity of one request, and its base URL.
+    """The service, region and account of one request, and its base URL.
 
     `base_url` is `scheme://host[:port]` as the client addressed the server,
     or the configured public URL. `path_queue` is the queue named by the
@@ -26,7 +26,6 @@ class ActionContext:
     account_id: str
     base_url: str
     path_queue: str | None = None
-    access_key_id: str | None = None
 
     def queue_url(self, name: str) -> str:
         return f"{self.base_url}/{self.account_id}/{name}"

@@ -191,7 +191,6 @@ def _context(request: web.Request, body: bytes) -> ActionContext:
         account_id=config.account_id,
         base_url=base_url,
         path_queue=request.match_info.get("queue_name"),
-        access_key_id=scope.access_key_id if scope is not None else None,
     )
 
 
