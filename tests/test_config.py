@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -12,7 +14,18 @@ from nanoqueue.config import Config, QueueSpec
 from nanoqueue.errors import ConfigError
 from nanoqueue.server import dead_letter_queues_first
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "nanoqueue.toml"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO / "config" / "nanoqueue.toml"
+
+
+def config_keys() -> list[tuple[str, str]]:
+    """Return (section, key) for every key of every table section of Config."""
+    keys = []
+    for section in dataclasses.fields(Config):
+        value = getattr(Config(), section.name)
+        if dataclasses.is_dataclass(value):
+            keys += [(section.name, key.name) for key in dataclasses.fields(value)]
+    return keys
 
 
 def test_default_file_matches_defaults() -> None:
@@ -123,3 +136,20 @@ def test_dead_letter_cycle_places_each_once() -> None:
     ordered = [s.name for s in dead_letter_queues_first(specs)]
 
     assert sorted(ordered) == ["a", "b"]
+
+
+@pytest.mark.parametrize(("section", "key"), config_keys())
+def test_readme_documents_key(section: str, key: str) -> None:
+    readme = (REPO / "README.md").read_text()
+    documented = readme[readme.index("## Configuration") :]
+
+    assert f"### `[{section}]`" in documented
+    assert re.search(rf"`(\[\[{section}\.)?{key}(\]\])?`", documented), key
+
+
+@pytest.mark.parametrize(("section", "key"), config_keys())
+def test_default_file_shows_key(section: str, key: str) -> None:
+    text = DEFAULT_CONFIG.read_text()
+
+    assert f"[{section}]" in text
+    assert re.search(rf"^#? ?(\[\[{section}\.)?{key}\b", text, re.MULTILINE), key
