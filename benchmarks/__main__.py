@@ -75,6 +75,13 @@ def list_scenarios() -> None:
     show_default=True,
 )
 @click.option(
+    "--repeat",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 10),
+    help="Run the scenarios this many times, one after another.",
+)
+@click.option(
     "--worktree",
     is_flag=True,
     help="Run the server from the work tree instead of an export of HEAD.",
@@ -92,6 +99,7 @@ def run(
     peers: str,
     messages: int,
     out_dir: Path,
+    repeat: int,
     worktree: bool,
     results: bool,
 ) -> None:
@@ -119,13 +127,16 @@ def run(
     started = datetime.datetime.now(datetime.UTC)
     done: list[ScenarioResult] = []
     try:
-        for name in selected:
-            click.echo(f"== {name}: {SCENARIOS[name][0]}", err=True)
-            began = time.monotonic()
-            result = run_scenario(name, options)
-            result.seconds_taken = time.monotonic() - began
-            done.append(result)
-            click.echo(report.markdown_scenario(result))
+        for round_number in range(1, repeat + 1):
+            for name in selected:
+                click.echo(f"== {name}: {SCENARIOS[name][0]}", err=True)
+                began = time.monotonic()
+                result = run_scenario(name, options)
+                result.seconds_taken = time.monotonic() - began
+                if repeat > 1:
+                    result.title += f", run {round_number} of {repeat}"
+                done.append(result)
+                click.echo(report.markdown_scenario(result))
     except KeyboardInterrupt:
         click.echo("interrupted; every started server was stopped", err=True)
         if not done:

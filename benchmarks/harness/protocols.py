@@ -68,12 +68,11 @@ class Protocol:
     """Builds the requests of one API for one queue."""
 
     name = "protocol"
-    # Lua pattern that finds each receipt handle in a receive reply, the JSON
-    # key that holds the received messages, and text only an empty reply has.
+    # Lua pattern that finds each receipt handle in a receive reply, and the
+    # JSON keys of the received messages and of their receipt handles.
     handle_pattern = ""
     messages_key = ""
     handle_key = ""
-    empty_marker = ""
 
     def create_queue(self, name: str) -> HttpRequest:
         raise NotImplementedError
@@ -100,7 +99,6 @@ class NativeProtocol(Protocol):
     handle_pattern = '"receipt_handle":%s*"([^"]+)"'
     messages_key = "messages"
     handle_key = "receipt_handle"
-    empty_marker = '"messages":[]'
 
     def __init__(self, queue: str) -> None:
         self.queue = queue
@@ -153,8 +151,6 @@ class SqsProtocol(Protocol):
     handle_pattern = '"ReceiptHandle":%s*"([^"]+)"'
     messages_key = "Messages"
     handle_key = "ReceiptHandle"
-    # SQS leaves out the Messages key when nothing was received.
-    empty_marker = "{}"
 
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url

@@ -250,7 +250,9 @@ def _sweep_chart(plt: Any, result: ScenarioResult, folder: Path) -> str:
         axis.plot(
             [p[0] for p in points], [p[1] for p in points], marker="o", label=label
         )
+    levels = sorted({row.clients for row in result.rows if not row.skipped})
     axis.set_xscale("log", base=2)
+    axis.set_xticks(levels, [str(level) for level in levels])
     axis.set_xlabel("concurrent clients")
     axis.set_ylabel("single sends per second")
     axis.set_title("Throughput against concurrency")

@@ -299,8 +299,12 @@ def _measure_wrk(
     }
     row.errors = sum(errors.values())
     row.extra["errors_by_kind"] = {key: value for key, value in errors.items() if value}
-    if result.get("empty_receives"):
-        row.extra["empty_receives"] = result["empty_receives"]
+    # Receives still in flight when wrk stops count as neither empty nor not.
+    empty = (
+        result.get("receives", 0) - result.get("nonempty_receives", 0) - load.clients
+    )
+    if result.get("receives") and empty > 0:
+        row.extra["empty_receives"] = empty
     row.extra["wrk_threads"] = result["threads"]
 
 

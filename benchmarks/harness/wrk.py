@@ -85,7 +85,6 @@ class WrkLoad:
             parts.append(
                 f"handle_pattern = {_lua_string(self.protocol.handle_pattern)}"
             )
-            parts.append(f"empty_marker = {_lua_string(self.protocol.empty_marker)}")
         return "local config = {\n  " + ",\n  ".join(parts) + "\n}\n"
 
 

@@ -3,7 +3,9 @@
 --   static: one fixed request, formatted once by wrk (the fastest path);
 --   cycle:  receive one message, then delete it by its receipt handle;
 --   steady: odd threads send, even threads run the receive and delete cycle.
--- done() prints one line "BENCH_JSON {...}" that the harness parses.
+-- done() prints one line "BENCH_JSON {...}" that the harness parses. A delete
+-- reply and an empty SQS receive reply can both be "{}", so empty receives are
+-- counted as receives sent minus receives that returned a handle.
 
 local threads = {}
 local thread_count = 0
@@ -20,7 +22,8 @@ end
 
 sent = 0
 received = 0
-empty = 0
+receives = 0
+nonempty = 0
 handles = {}
 
 local send_request, receive_request
@@ -57,6 +60,7 @@ if config.mode ~= "static" then
         if handle then
             return delete_request(handle)
         end
+        receives = receives + 1
         return receive_request
     end
 
@@ -77,18 +81,19 @@ if config.mode ~= "static" then
         end
         if found > 0 then
             received = received + found
-        elseif string.find(body, config.empty_marker, 1, true) then
-            empty = empty + 1
+            nonempty = nonempty + 1
         end
     end
 end
 
 function done(summary, latency, requests)
-    local total_sent, total_received, total_empty, pending = 0, 0, 0, 0
+    local total_sent, total_received, pending = 0, 0, 0
+    local total_receives, total_nonempty = 0, 0
     for _, thread in ipairs(threads) do
         total_sent = total_sent + (thread:get("sent") or 0)
         total_received = total_received + (thread:get("received") or 0)
-        total_empty = total_empty + (thread:get("empty") or 0)
+        total_receives = total_receives + (thread:get("receives") or 0)
+        total_nonempty = total_nonempty + (thread:get("nonempty") or 0)
         local left = thread:get("handles")
         if left then
             pending = pending + #left
@@ -99,10 +104,10 @@ function done(summary, latency, requests)
         'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
         '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
         '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"p99_9":%d,"max":%d,"mean":%.1f},' ..
-        '"sent":%d,"received":%d,"empty_receives":%d,"undeleted":%d}\n',
+        '"sent":%d,"received":%d,"receives":%d,"nonempty_receives":%d,"undeleted":%d}\n',
         summary.requests, summary.duration, summary.bytes,
         e.connect, e.read, e.write, e.status, e.timeout,
         latency:percentile(50), latency:percentile(90), latency:percentile(99),
         latency:percentile(99.9), latency.max, latency.mean,
-        total_sent, total_received, total_empty, pending))
+        total_sent, total_received, total_receives, total_nonempty, pending))
 end
