@@ -357,15 +357,30 @@ def test_change_visibility_after_delete(sqs: Any) -> None:
     handle = receive_one(sqs, url)["ReceiptHandle"]
     sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
 
-    with pytest.raises(ClientError) as error:
+    with pytest.raises(sqs.exceptions.MessageNotInflight) as error:
         sqs.change_message_visibility(
             QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=5
         )
 
-    assert error_code(error) in (
-        "AWS.SimpleQueueService.MessageNotInflight",
-        "ReceiptHandleIsInvalid",
+    assert error_code(error) == "AWS.SimpleQueueService.MessageNotInflight"
+
+
+def test_change_visibility_after_timeout(sqs: Any) -> None:
+    url = new_queue(sqs)
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    handle = receive_one(sqs, url, VisibilityTimeout=1)["ReceiptHandle"]
+    poll_until(
+        lambda: sqs.receive_message(QueueUrl=url, VisibilityTimeout=600).get(
+            "Messages"
+        ),
+        15,
+        "the message to be received again",
     )
+
+    with pytest.raises(sqs.exceptions.MessageNotInflight):
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=5
+        )
 
 
 def test_visibility_timeout_returns_message(sqs: Any) -> None:
