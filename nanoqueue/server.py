@@ -81,9 +81,11 @@ def open_storage(config: Config) -> Storage:
     logger.info(
         "opened data directory %s with fsync policy %s: snapshot %s, "
         "%d log records replayed in %.2f s",
-        config.storage.data_dir, config.storage.fsync,
+        config.storage.data_dir,
+        config.storage.fsync,
         recovery.snapshot_seq if recovery.snapshot_seq is not None else "none",
-        recovery.records, time.perf_counter() - started,
+        recovery.records,
+        time.perf_counter() - started,
         extra={"data_dir": config.storage.data_dir, "records": recovery.records},
     )
     return storage
