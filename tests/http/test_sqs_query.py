@@ -486,3 +486,39 @@ def test_query_form_without_content_type(sqs_server: Any) -> None:
 
     assert response.status == 200
     assert b"<ListQueuesResponse" in body
+
+
+def test_query_trace_header(sqs_server: Any) -> None:
+    url = create(sqs_server, unique())
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793"
+
+    sent = query(
+        sqs_server,
+        "SendMessage",
+        {
+            "QueueUrl": url,
+            "MessageBody": "traced",
+            "MessageSystemAttribute.1.Name": "AWSTraceHeader",
+            "MessageSystemAttribute.1.Value.DataType": "String",
+            "MessageSystemAttribute.1.Value.StringValue": trace,
+        },
+    )
+    received = query(
+        sqs_server,
+        "ReceiveMessage",
+        {"QueueUrl": url, "MessageSystemAttributeName.1": "AWSTraceHeader"},
+    )
+
+    encoded = b"".join(
+        len(part).to_bytes(4, "big") + part
+        if index != 2
+        else b"\x01" + len(part).to_bytes(4, "big") + part
+        for index, part in enumerate([b"AWSTraceHeader", b"String", trace.encode()])
+    )
+    assert sent.text("sqs:SendMessageResult/sqs:MD5OfMessageSystemAttributes") == (
+        hashlib.md5(encoded).hexdigest()
+    )
+    attribute = received.find("sqs:ReceiveMessageResult/sqs:Message/sqs:Attribute")
+    assert attribute is not None
+    assert attribute.findtext("sqs:Name", namespaces=XML_NS) == "AWSTraceHeader"
+    assert attribute.findtext("sqs:Value", namespaces=XML_NS) == trace
