@@ -53,7 +53,7 @@ async def test_dead_letter_after_max_receives(
     attributes = {"kind": MessageAttribute("String", "job")}
     sent = await send_one(service, source, "never deleted", attributes=attributes)
     deliveries = 0
-    caplog.set_level(logging.WARNING, logger="nanoqueue.queues.service")
+    caplog.set_level(logging.WARNING, logger="nanoqueue.queues")
     for _ in range(6):
         received = await receive_all(service, source)
         deliveries += len(received)
