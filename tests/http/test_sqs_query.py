@@ -509,11 +509,11 @@ def test_query_trace_header(sqs_server: Any) -> None:
         {"QueueUrl": url, "MessageSystemAttributeName.1": "AWSTraceHeader"},
     )
 
-    encoded = b"".join(
-        len(part).to_bytes(4, "big") + part
-        if index != 2
-        else b"\x01" + len(part).to_bytes(4, "big") + part
-        for index, part in enumerate([b"AWSTraceHeader", b"String", trace.encode()])
+    def field(data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + data
+
+    encoded = (
+        field(b"AWSTraceHeader") + field(b"String") + b"\x01" + field(trace.encode())
     )
     assert sent.text("sqs:SendMessageResult/sqs:MD5OfMessageSystemAttributes") == (
         hashlib.md5(encoded).hexdigest()
