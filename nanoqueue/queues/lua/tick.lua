@@ -95,8 +95,8 @@ end
 
 -- Drop expired messages from the front of every group of a FIFO queue.
 -- Emptied groups stay, because the ready queue may still name them, and
--- the next receive or settle drops them. Sweeps run at most once a second,
--- because each one visits every group.
+-- the next receive or settle drops them. A sweep schedules the next one at
+-- least a second later, because each sweep visits every group.
 local function sweep_groups(q)
     local hidden = q.prefix .. "h"
     local next_due = nil
