@@ -114,6 +114,10 @@ end
 
 -- FIFO group queues: a group is in the ready queue while it has visible
 -- messages and none in flight.
+-- NOTE: each group with messages has a Queue structure of its own, about
+-- 1.3 KB. A FIFO backlog of 100,000 100-byte messages measured about 570 B
+-- per message beyond the body in 10 groups and 1.9 KB with one group per
+-- message, both including the 5-minute deduplication entries.
 
 local function group_queue(q, group)
     return q.prefix .. "g" .. group
