@@ -203,7 +203,7 @@ async def test_memory_limit_reports_code(client: Client) -> None:
 async def test_other_requests_answered_after_timeout(client: Client) -> None:
     looping = asyncio.ensure_future(eval_script(client, "while true do end"))
     quick = [asyncio.ensure_future(eval_script(client, "return 1")) for _ in range(5)]
-    status, body = await looping
+    _, body = await looping
     assert body["error"]["code"] == "ScriptTimeout"
     for request in quick:
         assert await request == (200, {"result": 1})

@@ -7,12 +7,15 @@ import hashlib
 import logging
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nanoqueue.errors import NanoqueueError, NoScript, ScriptError
 from nanoqueue.scripting.engine import ScriptEngine
 from nanoqueue.scripting.runtime import MAX_LOG_LINES, ScriptLimits, ScriptRuntime
-from nanoqueue.storage import MemDB
+from nanoqueue.storage import MemDB, memdb
 
 
 @pytest.fixture
@@ -328,7 +331,10 @@ def test_error_rolls_back_changes(runtime: ScriptRuntime, db: MemDB) -> None:
 
 
 def test_internal_error_stops_script(
-    runtime: ScriptRuntime, db: MemDB, caplog: pytest.LogCaptureFixture
+    runtime: ScriptRuntime,
+    db: MemDB,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db.create("keyvalue", "kv")
     db.commit()
@@ -336,23 +342,11 @@ def test_internal_error_stops_script(
     def broken(*args: Any) -> Any:
         raise RuntimeError("bug")
 
-    db.structures["kv"].get = broken  # type: ignore[method-assign]
-    # The bound operation table is built from the class, so break the class.
-    original = type(db.structures["kv"]).get
-    type(db.structures["kv"]).get = broken  # type: ignore[method-assign]
-    from nanoqueue.storage import memdb
-
-    memdb._OPERATIONS["keyvalue"]["get"] = broken
-    try:
-        with pytest.raises(NanoqueueError, match="internal error") as caught:
-            run(
-                runtime, "db.call('kv', 'set', 'a', 1) pcall(db.call, 'kv', 'get', 'a')"
-            )
-    finally:
-        type(db.structures["kv"]).get = original  # type: ignore[method-assign]
-        memdb._OPERATIONS["keyvalue"]["get"] = original
+    monkeypatch.setitem(memdb._OPERATIONS["keyvalue"], "get", broken)
+    with pytest.raises(NanoqueueError, match="internal error") as caught:
+        run(runtime, "db.call('kv', 'set', 'a', 1) pcall(db.call, 'kv', 'get', 'a')")
     assert not isinstance(caught.value, ScriptError)
-    assert db.call("kv", "get", "a") is None
+    assert db.call("kv", "exists", "a") is False
     assert "db.call failed inside script" in caplog.text
 
 
@@ -365,3 +359,54 @@ async def test_engine_runs_scripts_one_at_a_time() -> None:
     sha = engine.register("return db.call('kv', 'incr', 'n')")
     results = await asyncio.gather(*(engine.run(sha) for _ in range(50)))
     assert sorted(results) == list(range(1, 51))
+
+
+# Rollback of a whole script, for random operations.
+
+OPERATION_SCRIPT = """
+local operations = json.decode(ARGV[1])
+for _, operation in ipairs(operations) do
+    if operation[1] == "create" then
+        pcall(db.create, operation[2], operation[3])
+    elseif operation[1] == "drop" then
+        pcall(db.drop, operation[2])
+    else
+        pcall(db.call, table.unpack(operation))
+    end
+end
+error("abort after " .. #operations .. " operations")
+"""
+
+scalars = st.one_of(st.text(max_size=3), st.integers(min_value=-3, max_value=3))
+structure = st.sampled_from(["kv", "zs", "q"])
+script_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.sampled_from(["keyvalue", "queue"]), structure),
+        st.tuples(st.just("drop"), structure),
+        st.tuples(structure, st.sampled_from(["set", "incr", "add"]), scalars, scalars),
+        st.tuples(
+            structure, st.sampled_from(["delete", "remove", "push_left"]), scalars
+        ),
+        st.tuples(structure, st.sampled_from(["pop_right", "pop_min"])),
+        st.tuples(structure, st.just("push_right_many"), st.lists(scalars, max_size=3)),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(script_operations)
+def test_failed_script_restores_state(operations: list[Any]) -> None:
+    db = MemDB()
+    db.create("keyvalue", "kv")
+    db.create("sortedset", "zs")
+    db.create("queue", "q")
+    db.call("kv", "set", "k", 1)
+    db.call("q", "push_right_many", ["a", "b"])
+    db.call("zs", "add", "m", 1)
+    db.commit()
+    runtime = ScriptRuntime(db, ScriptLimits(timeout_s=1, memory_bytes=16 << 20))
+    before = db.dump()
+    with pytest.raises(ScriptError, match="abort after"):
+        runtime.eval(OPERATION_SCRIPT, [], [orjson.dumps(operations).decode()])
+    assert db.dump() == before

@@ -178,6 +178,21 @@ def test_error_objects_are_not_python(runtime: ScriptRuntime) -> None:
     assert run(runtime, source) == ["string"] * 5
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "db.call.__class__",
+        "db.call.__globals__",
+        "json.encode.__self__",
+        "log.__closure__",
+        "coroutine.create.__code__",
+    ],
+)
+def test_bridge_has_no_attributes(runtime: ScriptRuntime, expression: str) -> None:
+    with pytest.raises(ScriptError, match="attempt to index a function value"):
+        run(runtime, f"return {expression}")
+
+
 def test_attribute_access_denied(runtime: ScriptRuntime) -> None:
     def probe(obj: object) -> object:
         return obj
