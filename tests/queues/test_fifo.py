@@ -333,3 +333,21 @@ async def test_fifo_retention_expires_returned(
     assert (info.visible, info.in_flight) == (0, 0)
     await _send(service, "brief.fifo", "later", dedup="later")
     assert [m.body for m in await receive_all(service, "brief.fifo")] == ["later"]
+
+
+async def test_fifo_deduplication_sweep_keeps_newer_entry(
+    service: QueueService, fifo: str, clock: FakeClock
+) -> None:
+    await service.stop()
+    first = await _send(service, fifo, "one", dedup="key")
+    clock.advance(300)
+    second = await _send(service, fifo, "two", dedup="key")
+    assert second.message_id != first.message_id
+    await service.run_timers()
+    clock.advance(10)
+    third = await _send(service, fifo, "three", dedup="key")
+    assert third.message_id == second.message_id
+    clock.advance(290)
+    await service.run_timers()
+    fourth = await _send(service, fifo, "four", dedup="key")
+    assert fourth.message_id != second.message_id

@@ -27,6 +27,7 @@ if fifo then
     db.create("keyvalue", prefix .. "b")
     db.create("sortedset", prefix .. "G")
     db.create("keyvalue", prefix .. "d")
+    db.create("queue", prefix .. "e")
     db.create("keyvalue", prefix .. "a")
 else
     db.create("queue", prefix .. "v")

@@ -11,6 +11,7 @@ end
 drop_messages(q)
 if q.fifo then
     db.drop(q.prefix .. "d")
+    db.drop(q.prefix .. "e")
     db.drop(q.prefix .. "a")
 end
 db.drop(q.prefix)

@@ -41,7 +41,10 @@ for i = 1, count do
             local expires = now + DEDUPLICATION_MS
             local entry = expires .. "," .. seq .. "," .. string.match(payload, "^[^\n]*")
             call(q.prefix .. "d", "set", deduplication, entry)
-            call("T", "add", "d" .. q.id .. ":" .. deduplication, expires)
+            local order = call(q.prefix .. "e", "push_right", expires .. "\t" .. deduplication)
+            if order == 1 then
+                call("T", "add", "d" .. q.id, expires)
+            end
         end
         local delay_ms = q.delay_ms
         if delay ~= "" then

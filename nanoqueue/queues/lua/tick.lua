@@ -136,6 +136,32 @@ local function sweep_groups(q)
     end
 end
 
+-- Drop the deduplication entries of a FIFO queue whose 5 minutes passed,
+-- from the front of qIDe. A key sent again after its entry expired has a
+-- newer entry, which an older item in qIDe leaves alone.
+local function sweep_deduplication(q)
+    local order = q.prefix .. "e"
+    local entries = q.prefix .. "d"
+    for _ = 1, SWEEP_LIMIT do
+        local front = call(order, "peek_left")
+        if front == nil then
+            return
+        end
+        local expires, entry_key = string.match(front, "^(%d+)\t(.*)$")
+        expires = tonumber(expires)
+        if expires > now then
+            call("T", "add", "d" .. q.id, expires)
+            return
+        end
+        call(order, "pop_left")
+        local entry = call(entries, "get", entry_key)
+        if entry ~= nil and tonumber(string.match(entry, "^%d+")) <= now then
+            call(entries, "delete", entry_key)
+        end
+    end
+    call("T", "add", "d" .. q.id, now)
+end
+
 local function expire_entry(q, structure, entry_key)
     if db.exists(structure) then
         local entry = call(structure, "get", entry_key)
@@ -154,7 +180,12 @@ for _, member in ipairs(due) do
         elseif q ~= nil then
             sweep(q)
         end
-    elseif kind == "d" or kind == "a" then
+    elseif kind == "d" then
+        local q = queue_by_id(tonumber(string.sub(member, 2)))
+        if q ~= nil then
+            sweep_deduplication(q)
+        end
+    elseif kind == "a" then
         local id, entry_key = string.match(member, "^.(%d+):(.*)$")
         local q = queue_by_id(tonumber(id))
         if q ~= nil then
