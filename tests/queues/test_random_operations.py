@@ -26,6 +26,7 @@ async def test_counts_match_model(
     live: set[str] = set()
     handles: dict[str, list[str]] = {}
     sent = 0
+
     for _ in range(STEPS):
         action = rng.random()
         if action < 0.3:
@@ -69,13 +70,16 @@ async def test_counts_match_model(
         else:
             clock.advance(rng.choice([0.5, 1, 3, 6]))
             await service.run_timers()
+
         info = await service.get_queue(queue)
         assert min(info.visible, info.in_flight, info.delayed) >= 0
         assert info.visible + info.in_flight + info.delayed == len(live)
+
     clock.advance(60)
     await service.run_timers()
     info = await service.get_queue(queue)
     assert (info.visible, info.in_flight, info.delayed) == (len(live), 0, 0)
+
     drained: set[str] = set()
     for _ in range(len(live) + 5):
         batch = await service.receive(queue, 10, visibility_timeout_s=600)
