@@ -3,6 +3,7 @@
     nanoqueue.lock                     held with flock while a server runs
     snapshot-00000000000000000007.nqs  every record of the logs numbered below 7
     log-00000000000000000007.nql       records written after that snapshot
+    snapshot-00000000000000000005.nqs.damaged  a snapshot that failed its check
     backup-20261204T153000Z/           files that `check-data --repair` replaced
 
 Recovery loads the newest valid snapshot, falling back to the one before
@@ -172,15 +173,30 @@ def _load_snapshot(data_dir: DataDir, db: MemDB) -> int | None:
                     "not the one in its name"
                 )
         except SnapshotInvalid as exc:
+            # Renamed so that it no longer counts among the snapshots that
+            # are kept, which would push out the valid one used instead.
+            aside = path.with_name(path.name + ".damaged")
+            try:
+                path.rename(aside)
+            except OSError as rename_error:
+                raise StorageError(
+                    f"cannot rename the damaged snapshot {str(path)!r}: {rename_error}"
+                ) from rename_error
             logger.warning(
-                "skipping snapshot: %s", exc.message, extra={"path": str(path)}
+                "skipping snapshot: %s; renamed it to %s",
+                exc.message,
+                aside.name,
+                extra={"path": str(path)},
             )
             continue
         db.load(dumped)
         logger.info("loaded snapshot %s", path.name, extra={"path": str(path)})
         return seq
+    # Without a snapshot, only the logs from the very first one rebuild the
+    # database; damaged snapshots were renamed to *.damaged above.
     logs = data_dir.logs()
-    if snapshots and (not logs or logs[0][0] != FIRST_LOG_SEQ):
+    had_snapshots = bool(snapshots) or any(data_dir.path.glob("snapshot-*.nqs.damaged"))
+    if (had_snapshots and not logs) or (logs and logs[0][0] != FIRST_LOG_SEQ):
         raise SnapshotInvalid(
             f"no valid snapshot in {str(data_dir.path)!r}, and the logs from the "
             "start are gone; restore the directory from a backup"

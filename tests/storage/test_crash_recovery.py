@@ -310,3 +310,32 @@ async def test_flipped_byte_stops_start(server_factory: Any) -> None:
     assert f"log file '{log_path}' is damaged at offset 0" in server.log()
     assert "check-data" in server.log()
     assert "Traceback" not in server.log()
+
+
+async def test_damaged_snapshot_falls_back(server_factory: Any) -> None:
+    server = server_factory(snapshot_log_bytes=16 * 1024)
+    server.start()
+    await setup_database(server)
+    acked: set[str] = set()
+    async with aiohttp.ClientSession() as session:
+        number = 0
+        while len(list(server.data_dir.glob("snapshot-*.nqs"))) < 2:
+            number += 1
+            value = f"s{number}-" + "x" * 500
+            status, body = await run_script(
+                session, server.url, WRITE, args=[value, str(number)]
+            )
+            assert status == 200, body
+            acked.add(value)
+            assert number < 5000, "fewer than two snapshots were written"
+    assert server.stop() == 0
+    newest = sorted(server.data_dir.glob("snapshot-*.nqs"))[-1]
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    server.start()
+    assert server.url, server.log()
+    assert f"skipping snapshot: snapshot '{newest}' fails its checksum" in server.log()
+    assert not newest.exists()
+    assert newest.with_name(newest.name + ".damaged").exists()
+    check_state(await read_state(server.url), acked)

@@ -176,6 +176,8 @@ def test_recover_falls_back_to_older_snapshot(
     assert result.snapshot_seq == 2
     assert keys_of(db) == {f"key{n}" for n in range(15)}
     assert "fails its checksum" in caplog.text
+    assert [seq for seq, _ in data_dir.snapshots()] == [2]
+    assert newest.with_name(newest.name + ".damaged").exists()
 
 
 def test_recover_rejects_only_snapshot_damaged(tmp_path: Path) -> None:
@@ -184,6 +186,8 @@ def test_recover_rejects_only_snapshot_damaged(tmp_path: Path) -> None:
     build_log(data_dir, 2, 5, start=5)
     path = data_dir.snapshot_path(2)
     path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(SnapshotInvalid, match="no valid snapshot"):
+        recovered(tmp_path)
     with pytest.raises(SnapshotInvalid, match="no valid snapshot"):
         recovered(tmp_path)
 
@@ -287,3 +291,13 @@ def test_check_data_names_torn_tail(tmp_path: Path) -> None:
     result = check_data(str(tmp_path))
     assert result.returncode == 1
     assert "a write cut short by a crash, which start-up cuts off" in result.stdout
+
+
+def test_recover_rejects_damaged_snapshot_alone(tmp_path: Path) -> None:
+    data_dir = DataDir(tmp_path)
+    snapshot_of(data_dir, 2, range(5))
+    path = data_dir.snapshot_path(2)
+    path.write_bytes(path.read_bytes()[:-1])
+    for _ in range(2):
+        with pytest.raises(SnapshotInvalid, match="no valid snapshot"):
+            recovered(tmp_path)
