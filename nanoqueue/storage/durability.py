@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -177,11 +178,16 @@ class Storage:
             seq = self._log_seq + 1
             forked = time.perf_counter()
             close_fds = [fd for fd in (self.data_dir.lock_fd,) if fd is not None]
+            # A collection in the parent would write to every object's
+            # header and so copy pages it shares with the child; frozen
+            # objects are left alone until the child is done.
+            gc.freeze()
             try:
                 child = SnapshotChild.fork(
                     self.db, self.data_dir.snapshot_path(seq), seq, close_fds
                 )
             except OSError as exc:
+                gc.unfreeze()
                 raise StorageError(f"cannot fork the snapshot process: {exc}") from exc
             fork_s = time.perf_counter() - forked
             log.rotate(self.data_dir.log_path(seq))
@@ -192,6 +198,7 @@ class Storage:
             status = await child.wait()
         finally:
             self._child = None
+            gc.unfreeze()
         total_s = time.perf_counter() - started
         if status != 0:
             raise StorageError(
