@@ -486,12 +486,23 @@ class QueueService(MessageOperations):
                 return None if next_due_ms is False else next_due_ms / 1000
 
     async def _run_timer_loop(self) -> None:
+        # A failure that repeats every second is logged when it starts and
+        # when it ends, not on each retry.
+        failing = False
         while not self._stopping:
             try:
                 next_due_s = await self.run_timers()
             except Exception:
-                logger.exception("running queue timers failed; retrying in 1 s")
+                if not failing:
+                    logger.exception(
+                        "running queue timers failed; retrying each second"
+                    )
+                failing = True
                 next_due_s = None
+            else:
+                if failing:
+                    logger.info("running queue timers works again")
+                failing = False
             now_s = self.clock()
             sleep_s = MAX_TICK_INTERVAL_S
             if next_due_s is not None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import pytest
 from conftest import FakeClock
 from queue_helpers import send_one
 
@@ -55,3 +59,34 @@ async def test_retention_sweep_scheduled_once(
     assert handled == 1
     assert (await service.get_queue("kept")).visible == 4
     assert next_due_ms == int((clock() + 1) * 1000)
+
+
+async def test_timer_failure_logged_once(
+    service: QueueService, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+    run = service.scripts.run
+
+    async def failing_tick(name: str, args: list) -> object:
+        nonlocal calls
+        if name == "tick":
+            calls += 1
+            if calls <= 3:
+                raise RuntimeError("tick failed")
+        return await run(name, args)
+
+    caplog.set_level(logging.INFO, logger="nanoqueue.queues")
+    await service.stop()
+    service.scripts.run = failing_tick  # type: ignore[method-assign]
+    service._stopping = False
+    loop_task = asyncio.create_task(service._run_timer_loop())
+    async with asyncio.timeout(10):
+        while calls < 4:
+            await asyncio.sleep(0.05)
+    service._stopping = True
+    service._timer_event.set()
+    await loop_task
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    recovered = [r for r in caplog.records if "works again" in r.getMessage()]
+    assert len(errors) == 1
+    assert len(recovered) == 1
