@@ -218,12 +218,13 @@ class Storage:
 
     def _delete_obsolete(self) -> None:
         # The two newest snapshots stay, with every log since the older of
-        # them, so that a damaged newest snapshot has a fallback.
+        # them, so that a damaged newest snapshot has a fallback. After the
+        # first snapshot, the logs from the start are that fallback.
         snapshots = self.data_dir.snapshots()
-        if not snapshots:
+        if len(snapshots) < 2:
             return
-        keep_from = snapshots[-2][0] if len(snapshots) >= 2 else snapshots[-1][0]
-        for seq, path in self.data_dir.snapshots() + self.data_dir.logs():
+        keep_from = snapshots[-2][0]
+        for seq, path in snapshots + self.data_dir.logs():
             if seq < keep_from:
                 try:
                     path.unlink()

@@ -149,6 +149,7 @@ async def test_recovered_equals_fresh(tmp_path: Path) -> None:
         await run_random([engine, fresh], rng, 200)
         first = await storage.snapshot()
         assert first is not None
+        assert storage.data_dir.log_path(1).exists()
         await run_random([engine, fresh], rng, 200)
         second = await storage.snapshot()
         assert second is not None
