@@ -1,11 +1,11 @@
 """botocore's own Query protocol client against the server.
 
-Current botocore speaks only JSON to SQS, so these tests rebuild the Query
-flavour of the SQS service model that older SDKs were generated from: the
-`query` protocol, result wrappers, the flattened names of lists and maps
-(`Attribute.1.Name`, `SendMessageBatchRequestEntry.1.Id`) and the Query
-error codes. botocore then serializes form requests and parses the XML
-replies with its own Query serializer and parser.
+Current botocore speaks only JSON to SQS. These tests therefore rebuild the
+Query flavour of the SQS service model, which older SDKs were generated
+from. It has the `query` protocol, result wrappers, the flattened names of
+lists and maps (`Attribute.1.Name`, `SendMessageBatchRequestEntry.1.Id`)
+and the Query error codes. botocore then serializes form requests and
+parses the XML replies with its own Query serializer and parser.
 """
 
 from __future__ import annotations
