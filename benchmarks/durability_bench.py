@@ -5,10 +5,12 @@
 Part one starts `nanoqueue serve` for each fsync policy on a temp data dir.
 A separate load process runs one registered script, which pushes one
 100-byte message onto a queue, over HTTP with 1, 16 and 128 concurrent
-clients, and reports writes per second and p50/p99 latency.
+clients, and reports writes per second and p50/p99 latency. Then N
+messages are pushed into a server over HTTP, and one client compares its
+write latency with no snapshots and with a snapshot every second.
 
-Part two builds a database in this process (a Queue of N 100-byte messages
-and a KeyValue of N entries, as a queue service keeps per-message state),
+Part two builds a database in this process: a Queue of N 100-byte messages
+and a KeyValue of N entries, as a queue service keeps per-message state. It
 takes a snapshot while a task keeps writing, and reports how long scripts
 were held up and the longest wait of a write. It then times recovery from
 that snapshot, and from a log holding the same messages.

@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 # append fork another child.
 SNAPSHOT_RETRY_S = 5.0
 
-# How long shutdown waits for a running snapshot before it kills the child;
-# the log since the last snapshot stays, so nothing is lost either way.
+# How long shutdown waits for a running snapshot before it kills the child.
+# The log since the last snapshot stays, so nothing is lost either way.
 SNAPSHOT_CLOSE_TIMEOUT_S = 60.0
 
 
@@ -179,7 +179,7 @@ class Storage:
             forked = time.perf_counter()
             close_fds = [fd for fd in (self.data_dir.lock_fd,) if fd is not None]
             # A collection in the parent would write to every object's
-            # header and so copy pages it shares with the child; frozen
+            # header and so copy pages it shares with the child. Frozen
             # objects are left alone until the child is done.
             gc.freeze()
             try:
