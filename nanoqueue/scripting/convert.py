@@ -26,8 +26,10 @@ from nanoqueue.errors import WrongType
 
 MAX_DEPTH = 64
 
-# lua-cjson's defaults for sparse arrays: {[1000] = true} stays an object
-# instead of becoming 999 nulls and one true.
+# lua-cjson's default thresholds for sparse arrays (encode_sparse_array
+# returns false, 2, 10). Where lua-cjson raises an error by default, a
+# sparse table here becomes an object, so {[1000] = true} gives
+# {"1000": true} and not 999 nulls and one true.
 SPARSE_RATIO = 2
 SPARSE_SAFE_INDEX = 10
 

@@ -77,6 +77,7 @@ class ScriptRuntime:
     def __init__(self, db: MemDB, limits: ScriptLimits | None = None) -> None:
         self.db = db
         self.limits = limits or ScriptLimits()
+
         # encoding=None: strings cross as bytes and convert.py decodes them.
         # overflow_handler: a Python int beyond 64 bits becomes a float, as
         # Lua reads an integer literal that does not fit.
@@ -89,12 +90,14 @@ class ScriptRuntime:
             overflow_handler=float,
             max_memory=0,
         )
+
         # The memory ceiling of the script that runs, 0 between scripts, and
         # whether the limit is on.
         self._ceiling = 0
         self._armed = False
         self._sha: str | None = None
         self._log_lines = 0
+
         bridge = self._lua.table_from(
             {
                 b"create": self._create,
@@ -111,6 +114,7 @@ class ScriptRuntime:
         self._compile_chunk, self._run_chunk = self._lua.execute(
             setup, bridge, time.monotonic, self._disarm, HOOK_INSTRUCTIONS
         )
+
         # NOTE: registered scripts stay compiled for the life of the process,
         # as in Redis without SCRIPT FLUSH, so memory grows with the number
         # of distinct scripts registered.
@@ -180,8 +184,8 @@ class ScriptRuntime:
 
         Returns the script's first result converted to Python and the
         committed entries. On any failure the transaction is rolled back and
-        a ScriptError (ScriptTimeout, ScriptMemoryLimit) says whether anything
-        had changed.
+        a ScriptError (ScriptTimeout, ScriptMemoryLimit) records in
+        `rolled_back` whether anything had changed.
         """
         lua = self._lua
         lua_keys = to_lua(lua, keys)

@@ -151,7 +151,7 @@ end
 -- call, where the count hook never runs. A pathological pattern on a long
 -- subject, such as string.find(string.rep("a", 1e5), ".-b"), takes time
 -- quadratic or worse in the subject length and can run past the time limit
--- while the server answers nothing. Lifting this needs a pattern matcher
+-- while the server serves no other request. Lifting this needs a matcher
 -- written in Lua or a cost check that does not reject ordinary patterns.
 string.dump = nil
 local string_meta = getmetatable("")
