@@ -5,22 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from queue_helpers import FakeClock
 
 from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
-
-
-class FakeClock:
-    """A clock in Unix seconds that moves only when a test moves it."""
-
-    def __init__(self, start_s: float = 1_700_000_000.0) -> None:
-        self.now_s = start_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance(self, seconds: float) -> None:
-        self.now_s += seconds
 
 
 @pytest.fixture

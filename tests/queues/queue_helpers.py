@@ -6,6 +6,19 @@ from nanoqueue.queues.model import EntryError, Message, SendEntry, SendResult
 from nanoqueue.queues.service import QueueService
 
 
+class FakeClock:
+    """A clock in Unix seconds that moves only when a test moves it."""
+
+    def __init__(self, start_s: float = 1_700_000_000.0) -> None:
+        self.now_s = start_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
+
+
 async def send_one(
     service: QueueService, queue: str, body: str, **fields: object
 ) -> SendResult:

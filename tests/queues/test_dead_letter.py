@@ -6,8 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from conftest import FakeClock
-from queue_helpers import receive_all, send_one
+from queue_helpers import FakeClock, receive_all, send_one
 
 from nanoqueue.queues.errors import (
     InvalidParameterValue,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import FakeClock
-from queue_helpers import delete, receive_all, send_error, send_one
+from queue_helpers import FakeClock, delete, receive_all, send_error, send_one
 
 from nanoqueue.queues.model import SendEntry, SendResult
 from nanoqueue.queues.service import QueueService

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FakeClock
-from queue_helpers import delete, receive_all, send_error, send_one
+from queue_helpers import FakeClock, delete, receive_all, send_error, send_one
 
 from nanoqueue.queues.errors import (
     BatchEntryIdsNotDistinct,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from conftest import FakeClock
-from queue_helpers import receive_all, send_one
+from queue_helpers import FakeClock, receive_all, send_one
 
 from nanoqueue.queues.errors import (
     InvalidParameterValue,

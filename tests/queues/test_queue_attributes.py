@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FakeClock
+from queue_helpers import FakeClock
 
 from nanoqueue.queues.errors import (
     InvalidAttributeName,

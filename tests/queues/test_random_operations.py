@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import FakeClock
+from queue_helpers import FakeClock
 
 from nanoqueue.queues.model import EntryError, Message, SendEntry
 from nanoqueue.queues.service import QueueService

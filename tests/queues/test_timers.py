@@ -6,8 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from conftest import FakeClock
-from queue_helpers import send_one
+from queue_helpers import FakeClock, send_one
 
 from nanoqueue.queues.service import QueueService
 
