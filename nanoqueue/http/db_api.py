@@ -16,7 +16,7 @@ from nanoqueue.http.body import (
 )
 from nanoqueue.http.keys import ENGINE
 
-SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+SHA_PATTERN = re.compile(r"[0-9a-f]{40}")
 
 routes = web.RouteTableDef()
 
@@ -44,7 +44,7 @@ async def register_script(request: web.Request) -> web.Response:
 @routes.post("/db/scripts/{sha}")
 async def run_script(request: web.Request) -> web.Response:
     sha = request.match_info["sha"].lower()
-    if not SHA_PATTERN.match(sha):
+    if not SHA_PATTERN.fullmatch(sha):
         raise InvalidRequest(
             f"{request.match_info['sha']!r} is not a SHA-1: expected 40 hex digits"
         )

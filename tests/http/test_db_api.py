@@ -97,7 +97,7 @@ async def test_run_unknown_sha_is_404(client: Client) -> None:
     assert body["error"]["rolled_back"] is False
 
 
-@pytest.mark.parametrize("sha", ["xyz", "a" * 39, "a" * 41, "g" * 40])
+@pytest.mark.parametrize("sha", ["xyz", "a" * 39, "a" * 41, "g" * 40, "a" * 40 + "%0A"])
 async def test_malformed_sha_is_400(client: Client, sha: str) -> None:
     status, body = await post(client, f"/db/scripts/{sha}", {})
     assert status == 400
