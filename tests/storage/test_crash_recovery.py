@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import ServerProcess, remount, run_script
+from durability_support import ServerProcess, remount, run_script
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -329,7 +329,7 @@ async def test_damaged_snapshot_falls_back(server_factory: Any) -> None:
             acked.add(value)
             assert number < 5000, "fewer than two snapshots were written"
     assert server.stop() == 0
-    newest = sorted(server.data_dir.glob("snapshot-*.nqs"))[-1]
+    newest = max(server.data_dir.glob("snapshot-*.nqs"))
     data = bytearray(newest.read_bytes())
     data[len(data) // 2] ^= 0xFF
     newest.write_bytes(bytes(data))
