@@ -52,6 +52,7 @@ class ServiceBase:
     scripts: QueueScripts
     waiters: Waiters
     max_in_flight: int
+    handle_secret: bytes
     _queues: dict[str, QueueState]
     _timer_event: asyncio.Event
     _next_tick_s: float

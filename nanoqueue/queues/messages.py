@@ -247,7 +247,7 @@ class MessageOperations(ServiceBase):
         return Message(
             message_id=stored.message_id,
             receipt_handle=encode_receipt_handle(
-                queue.queue_id, stored.seq, stored.receive_count
+                self.handle_secret, queue.queue_id, stored.seq, stored.receive_count
             ),
             body=stored.body,
             md5_of_body=md5_of_body(stored.body),
@@ -271,7 +271,7 @@ class MessageOperations(ServiceBase):
         result: list[tuple[int, int] | None] = []
         for handle in handles:
             try:
-                delivery = decode_receipt_handle(handle)
+                delivery = decode_receipt_handle(self.handle_secret, handle)
             except ReceiptHandleIsInvalid:
                 delivery = None
             if delivery is None or delivery.queue_id != queue.queue_id:

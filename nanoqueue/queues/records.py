@@ -13,10 +13,10 @@ import orjson
 from nanoqueue.queues.errors import ReceiptHandleIsInvalid
 from nanoqueue.queues.model import MessageAttribute, QueueAttributes
 
-# Receipt handles carry a keyed digest so that a mistyped or made-up handle
-# is rejected as malformed. The key is fixed because handles must stay valid
-# across restarts; it is an integrity check, not a secret.
-_HANDLE_KEY = b"nanoqueue receipt handle"
+# Receipt handles carry a digest keyed with a random secret of the database.
+# A mistyped handle is rejected as malformed, and a client without the secret
+# cannot forge the handle of another consumer's delivery. The secret is
+# stored in MemDB, so handles stay valid across restarts.
 _HANDLE_TAG_BYTES = 9
 
 
@@ -29,18 +29,20 @@ class Delivery:
     receive_count: int
 
 
-def encode_receipt_handle(queue_id: int, seq: int, receive_count: int) -> str:
+def encode_receipt_handle(
+    secret: bytes, queue_id: int, seq: int, receive_count: int
+) -> str:
     """Return a URL-safe receipt handle for one delivery of a message."""
     text = f"{queue_id}:{seq}:{receive_count}".encode()
-    tag = hashlib.blake2b(text, key=_HANDLE_KEY, digest_size=_HANDLE_TAG_BYTES)
+    tag = hashlib.blake2b(text, key=secret, digest_size=_HANDLE_TAG_BYTES)
     return base64.urlsafe_b64encode(tag.digest() + text).decode().rstrip("=")
 
 
-def decode_receipt_handle(handle: str) -> Delivery:
+def decode_receipt_handle(secret: bytes, handle: str) -> Delivery:
     """Return the delivery a receipt handle names.
 
     Raises ReceiptHandleIsInvalid if the handle was not made by
-    `encode_receipt_handle`.
+    `encode_receipt_handle` with the same secret.
     """
     invalid = ReceiptHandleIsInvalid(
         "the receipt handle is not valid; use the handle of a received message"
@@ -52,7 +54,7 @@ def decode_receipt_handle(handle: str) -> Delivery:
     except (binascii.Error, ValueError) as exc:
         raise invalid from exc
     tag, text = raw[:_HANDLE_TAG_BYTES], raw[_HANDLE_TAG_BYTES:]
-    expected = hashlib.blake2b(text, key=_HANDLE_KEY, digest_size=_HANDLE_TAG_BYTES)
+    expected = hashlib.blake2b(text, key=secret, digest_size=_HANDLE_TAG_BYTES)
     if expected.digest() != tag:
         raise invalid
     queue_id, seq, receive_count = (int(part) for part in text.decode().split(":"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -94,7 +95,8 @@ class QueueService(MessageOperations):
 
     async def start(self) -> None:
         """Load the queues and start the retry task that runs due timers."""
-        await self.scripts.run("init", [])
+        secret = await self.scripts.run("init", [secrets.token_hex(16)])
+        self.handle_secret = bytes.fromhex(secret)
         self._queues.clear()
         for key, info, queue_id in await self.scripts.run("load_queues", []):
             self._queues[key] = queue_from_info(key, int(queue_id), info)

@@ -17,7 +17,9 @@ from nanoqueue.queues.errors import (
 )
 from nanoqueue.queues.md5 import md5_of_attributes
 from nanoqueue.queues.model import EntryError, MessageAttribute, SendEntry, SendResult
+from nanoqueue.queues.records import decode_receipt_handle, encode_receipt_handle
 from nanoqueue.queues.service import QueueService
+from nanoqueue.scripting.engine import ScriptEngine
 
 
 @pytest.fixture
@@ -198,6 +200,34 @@ async def test_delete_malformed_handle(
     error = await delete(service, queue, handle)
     assert error is not None
     assert error.code == "ReceiptHandleIsInvalid"
+
+
+async def test_forged_handle_rejected(service: QueueService, queue: str) -> None:
+    await send_one(service, queue, "guarded")
+    (message,) = await receive_all(service, queue)
+    delivery = decode_receipt_handle(service.handle_secret, message.receipt_handle)
+    forged = encode_receipt_handle(
+        b"guessed secret", delivery.queue_id, delivery.seq, delivery.receive_count
+    )
+    error = await delete(service, queue, forged)
+    assert error is not None
+    assert error.code == "ReceiptHandleIsInvalid"
+
+
+async def test_handle_secret_survives_restart(clock: FakeClock) -> None:
+    engine = ScriptEngine()
+    first = QueueService(engine, clock=clock)
+    await first.start()
+    await first.create_queue("kept")
+    await send_one(first, "kept", "across restarts")
+    (message,) = await receive_all(first, "kept")
+    await first.stop()
+
+    second = QueueService(engine, clock=clock)
+    await second.start()
+    assert second.handle_secret == first.handle_secret
+    assert await delete(second, "kept", message.receipt_handle) is None
+    await second.stop()
 
 
 async def test_delete_handle_of_other_queue(service: QueueService, queue: str) -> None:

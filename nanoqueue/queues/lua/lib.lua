@@ -5,7 +5,8 @@
 -- Layout, per queue with number ID (structure names are short because every
 -- structure name is also written to the append-only log):
 --   Q          KeyValue  "region/name" -> "ID,CONFIGURATION" (one read opens
---              a queue), "#" -> last queue ID
+--              a queue), "#" -> last queue ID, "!" -> receipt-handle
+--              secret (hex)
 --   N          SortedSet "region/name", all with score 0, for listing
 --   T          SortedSet timers of all queues, scored by due time in ms:
 --              "ID:SEQ" visibility or delay of a message, "rID" retention
