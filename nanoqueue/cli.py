@@ -26,8 +26,12 @@ def main() -> None:
     help="TOML config file; without it the built-in defaults apply.",
 )
 @click.option("--host", help="Address to listen on (server.host).")
-@click.option("--port", type=int, help="TCP port to listen on; 0 picks a free one (server.port).")
-@click.option("--data-dir", help="Directory for the log and snapshots (storage.data_dir).")
+@click.option(
+    "--port", type=int, help="TCP port to listen on; 0 picks a free one (server.port)."
+)
+@click.option(
+    "--data-dir", help="Directory for the log and snapshots (storage.data_dir)."
+)
 @click.option(
     "--log-level",
     type=click.Choice(config_module.LOG_LEVELS, case_sensitive=False),
@@ -78,7 +82,8 @@ def serve(
 )
 def check_data(data_dir: Path, repair: bool) -> None:
     """Check the snapshots and logs of DATA_DIR; exit 1 if any is damaged."""
-    from nanoqueue.storage.check import check, repair as repair_files
+    from nanoqueue.storage.check import check
+    from nanoqueue.storage.check import repair as repair_files
     from nanoqueue.storage.recovery import DataDir
 
     directory = DataDir(data_dir)

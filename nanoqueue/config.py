@@ -42,8 +42,12 @@ class StorageConfig:
         if not isinstance(self.data_dir, str) or not self.data_dir:
             raise ConfigError("storage.data_dir must be a non-empty path string")
         _check_choice("storage.fsync", self.fsync, FSYNC_POLICIES)
-        _check_range("storage.snapshot_interval_s", self.snapshot_interval_s, 1, 86400 * 7)
-        _check_range("storage.snapshot_log_bytes", self.snapshot_log_bytes, 1024, 1 << 40)
+        _check_range(
+            "storage.snapshot_interval_s", self.snapshot_interval_s, 1, 86400 * 7
+        )
+        _check_range(
+            "storage.snapshot_log_bytes", self.snapshot_log_bytes, 1024, 1 << 40
+        )
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,11 @@ def _section(cls: type[Any], name: str, table: object) -> Any:
                 f"unknown key {name}.{key}; known keys are {', '.join(sorted(known))}"
             )
         default = spec.default
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        if (
+            isinstance(default, float)
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+        ):
             value = float(value)
         if default is not dataclasses.MISSING and not isinstance(value, type(default)):
             raise ConfigError(
@@ -299,5 +307,7 @@ def load(path: str | Path) -> Config:
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {str(path)!r} not found") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid TOML: {exc}"
+        ) from exc
     return from_mapping(data)

@@ -26,8 +26,16 @@ def configure(level: str) -> None:
                 }
             },
             "loggers": {
-                "nanoqueue": {"level": level, "handlers": ["stderr"], "propagate": False},
-                "aiohttp": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+                "nanoqueue": {
+                    "level": level,
+                    "handlers": ["stderr"],
+                    "propagate": False,
+                },
+                "aiohttp": {
+                    "level": "WARNING",
+                    "handlers": ["stderr"],
+                    "propagate": False,
+                },
             },
         }
     )

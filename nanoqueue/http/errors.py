@@ -103,7 +103,10 @@ async def native_errors(request: web.Request, handler: Handler) -> web.StreamRes
         status = status_of(exc)
         if status >= 500:
             logger.error(
-                "%s %s failed: %s", request.method, request.path, exc.message,
+                "%s %s failed: %s",
+                request.method,
+                request.path,
+                exc.message,
                 exc_info=exc,
             )
         return json_error(status, error_body(exc))
@@ -111,15 +114,27 @@ async def native_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status == 413:
             return json_error(
                 413,
-                {"error": {"code": RequestTooLarge.code, "message": exc.text or "request body too large"}},
+                {
+                    "error": {
+                        "code": RequestTooLarge.code,
+                        "message": exc.text or "request body too large",
+                    }
+                },
             )
         if exc.status >= 400:
             code = exc.reason.replace(" ", "")
-            return json_error(exc.status, {"error": {"code": code, "message": exc.reason}})
+            return json_error(
+                exc.status, {"error": {"code": code, "message": exc.reason}}
+            )
         raise
     except Exception as exc:
         logger.error("%s %s failed", request.method, request.path, exc_info=exc)
         return json_error(
             500,
-            {"error": {"code": "InternalError", "message": "internal error; see the server log"}},
+            {
+                "error": {
+                    "code": "InternalError",
+                    "message": "internal error; see the server log",
+                }
+            },
         )

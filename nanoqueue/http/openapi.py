@@ -35,7 +35,10 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
 
 
 _RESULT = {"type": "object", "properties": {"result": {}}, "required": ["result"]}

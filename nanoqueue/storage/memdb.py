@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from nanoqueue.errors import NoSuchStructure, StoreError, StructureExists, WrongType
 from nanoqueue.storage.stores import (
@@ -44,7 +45,7 @@ def check_name(name: object) -> str:
 class Committed:
     """Undo and redo entries of one committed transaction, oldest first."""
 
-    __slots__ = ("undo", "redo")
+    __slots__ = ("redo", "undo")
 
     def __init__(self, undo: list[UndoEntry], redo: list[RedoEntry]) -> None:
         self.undo = undo

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
 from nanoqueue.errors import WrongType
 
-Value = Union[str, int, float]
+Value = str | int | float
 UndoEntry = tuple[Callable[..., Any], tuple[Any, ...]]
 RedoEntry = tuple[str, str, tuple[Any, ...]]
 
@@ -25,7 +25,7 @@ RedoEntry = tuple[str, str, tuple[Any, ...]]
 class Journal:
     """Undo and redo entries of the transaction in progress."""
 
-    __slots__ = ("undo", "redo")
+    __slots__ = ("redo", "undo")
 
     def __init__(self) -> None:
         self.undo: list[UndoEntry] = []
@@ -65,7 +65,7 @@ def check_value(value: object, what: str = "value") -> Value:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value != value:
+        if isinstance(value, float) and math.isnan(value):
             raise WrongType(f"{what} must not be NaN")
         return value
     raise WrongType(f"{what} must be a string or a number, got {type_name(value)}")
@@ -73,7 +73,7 @@ def check_value(value: object, what: str = "value") -> Value:
 
 def check_number(value: object, what: str) -> int | float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value != value:
+        if isinstance(value, float) and math.isnan(value):
             raise WrongType(f"{what} must not be NaN")
         return value
     raise WrongType(f"{what} must be a number, got {type_name(value)}")
@@ -162,7 +162,7 @@ class KeyValue(Store):
         self._record((data.__setitem__, (key, old)), "delete", (key,))
         return True
 
-    def incr(self, key: Value, by: int | float = 1) -> int | float:
+    def incr(self, key: Value, by: float = 1) -> int | float:
         """Add `by` to the number under `key` (0 if missing); return the sum. O(1).
 
         Raises WrongType, leaving the value as it was, if the stored value
@@ -245,7 +245,7 @@ class SortedSet(Store):
         member = check_value(member, "member")
         return member if isinstance(member, str) else repr(member)
 
-    def add(self, member: Value, score: int | float) -> bool:
+    def add(self, member: Value, score: float) -> bool:
         """Add `member` with `score`, or move it to `score`. O(log n).
 
         Returns True if the member was new.
@@ -263,7 +263,7 @@ class SortedSet(Store):
         self._record((self._put, (member, old)), "add", (member, score))
         return False
 
-    def _put(self, member: str, score: int | float) -> None:
+    def _put(self, member: str, score: float) -> None:
         old = self.scores.get(member)
         if old is not None:
             self.order.remove((old, member))
@@ -289,7 +289,7 @@ class SortedSet(Store):
         return True
 
     def range_by_score(
-        self, low: int | float, high: int | float, limit: int | None = None
+        self, low: float, high: float, limit: int | None = None
     ) -> list[str]:
         """Return members with `low <= score <= high`, lowest first.
 
