@@ -133,7 +133,10 @@ async def serve(config: Config) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     logger.info("stopping: finishing requests in flight")
-    await runner.cleanup()
+    # Stop accepting first, then end long polls with what they have, so that
+    # a 20 s poll does not hold up the shutdown while aiohttp waits for it.
+    await site.stop()
     await queues.stop()
+    await runner.cleanup()
     await storage.close()
     logger.info("stopped")

@@ -200,6 +200,12 @@ class MessageOperations(ServiceBase):
             if messages or remaining <= 0 or self._stopping:
                 return messages
             if self.waiters.version(key) == version:
+                logger.debug(
+                    "long poll on %s waits up to %.1f s",
+                    key,
+                    remaining,
+                    extra={"queue": key},
+                )
                 await self.waiters.wait(key, remaining)
             if key not in self._queues:
                 raise self._missing(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from .server import (
@@ -115,3 +117,26 @@ def test_sigterm_stops_cleanly(start_server: StartServer) -> None:
     restarted = start_server()
     (message,) = receive_all(restarted, "items", expected=1).values()
     assert message["body"] == "kept"
+
+
+def test_sigterm_ends_long_polls(start_server: StartServer) -> None:
+    server = start_server("--log-level", "DEBUG")
+    request(server, "POST", "/queues", {"name": "idle"})
+    replies: list[Any] = []
+
+    def long_poll() -> None:
+        body = {"wait_seconds": 20}
+        replies.append(request(server, "POST", "/queues/idle/receive", body))
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    server.wait_for_line("long poll on .*/idle waits")
+    started = time.monotonic()
+    code = server.terminate()
+    poller.join(timeout=20)
+
+    assert code == 0, server.stderr()
+    assert time.monotonic() - started < 10
+    assert len(replies) == 1
+    assert replies[0].status == 200, replies[0]
+    assert replies[0].json() == {"messages": []}
