@@ -39,5 +39,5 @@ class QueueScripts:
             self.shas[name] = engine.register(library + "\n" + script)
 
     async def run(self, name: str, args: list[Any]) -> Any:
-        """Run script `name` with ARGV `args`; return its result."""
-        return await self.engine.run(self.shas[name], None, args)
+        """Run script `name` with ARGV `args` on the reserved structures."""
+        return await self.engine.run(self.shas[name], None, args, reserved=True)

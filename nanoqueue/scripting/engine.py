@@ -76,11 +76,22 @@ class ScriptEngine:
         return result
 
     async def run(
-        self, sha: str, keys: list[Any] | None = None, args: list[Any] | None = None
+        self,
+        sha: str,
+        keys: list[Any] | None = None,
+        args: list[Any] | None = None,
+        *,
+        reserved: bool = False,
     ) -> Any:
-        """Run the registered script `sha` with KEYS and ARGV; return its result."""
+        """Run the registered script `sha` with KEYS and ARGV; return its result.
+
+        With `reserved` the script works on the queue service's structures,
+        which no other script can name (see runtime.RESERVED_PREFIX).
+        """
         async with self.lock:
-            result, committed = self.runtime.run_sha(sha, keys or [], args or [])
+            result, committed = self.runtime.run_sha(
+                sha, keys or [], args or [], reserved=reserved
+            )
             durable = self._log(committed)
         if durable is not None:
             await durable

@@ -19,6 +19,7 @@ from nanoqueue.errors import (
     ScriptError,
     ScriptMemoryLimit,
     ScriptTimeout,
+    WrongType,
 )
 from nanoqueue.scripting.convert import from_lua, to_lua
 from nanoqueue.storage import Committed, MemDB
@@ -33,6 +34,12 @@ HOOK_INSTRUCTIONS = 10_000
 # Scripts sent to eval are compiled once and kept, as Redis keeps EVAL
 # scripts; this bounds how many of them stay compiled.
 EVAL_CACHE_SIZE = 512
+
+# Structures of scripts run with `reserved=True` (the queue service's) are
+# stored under this prefix, and other scripts may not name a structure that
+# starts with it. So no script sent over the MemDB API can read or change
+# queue data, and queue scripts never collide with users' structure names.
+RESERVED_PREFIX = "~"
 
 # Bytes Lua allocates for a string beyond its length (its header and the
 # final NUL take 25 bytes on 64-bit Lua 5.4), rounded up.
@@ -96,6 +103,7 @@ class ScriptRuntime:
         self._ceiling = 0
         self._armed = False
         self._sha: str | None = None
+        self._reserved = False
         self._log_lines = 0
 
         bridge = self._lua.table_from(
@@ -166,7 +174,7 @@ class ScriptRuntime:
         return self.run_chunk(chunk, keys, args, sha)
 
     def run_sha(
-        self, sha: str, keys: list[Any], args: list[Any]
+        self, sha: str, keys: list[Any], args: list[Any], *, reserved: bool = False
     ) -> tuple[Any, Committed]:
         """Run the registered script `sha`; raises NoScript if there is none."""
         chunk = self._registered.get(sha)
@@ -175,10 +183,16 @@ class ScriptRuntime:
                 f"no script is registered with SHA-1 {sha!r}; "
                 "register it with POST /db/scripts first"
             )
-        return self.run_chunk(chunk, keys, args, sha)
+        return self.run_chunk(chunk, keys, args, sha, reserved=reserved)
 
     def run_chunk(
-        self, chunk: Any, keys: list[Any], args: list[Any], sha: str | None = None
+        self,
+        chunk: Any,
+        keys: list[Any],
+        args: list[Any],
+        sha: str | None = None,
+        *,
+        reserved: bool = False,
     ) -> tuple[Any, Committed]:
         """Run a compiled chunk as one transaction.
 
@@ -191,6 +205,7 @@ class ScriptRuntime:
         lua_keys = to_lua(lua, keys)
         lua_args = to_lua(lua, args)
         self._sha = sha
+        self._reserved = reserved
         self._log_lines = 0
         self._ceiling = lua.get_memory_used() + self.limits.memory_bytes
         self._arm()
@@ -307,30 +322,43 @@ class ScriptRuntime:
         )
         return False, None, FATAL_INTERNAL
 
-    def _guard(self, what: str, function: Any, *args: Any) -> Reply:
+    def _structure(self, name: Any) -> Any:
+        """Map a script's structure name to the stored one; see RESERVED_PREFIX."""
+        if self._reserved:
+            return RESERVED_PREFIX + name if type(name) is str else name
+        if type(name) is str and name.startswith(RESERVED_PREFIX):
+            raise WrongType(
+                f"structure names starting with {RESERVED_PREFIX!r} are reserved "
+                f"for the queue service; rename {name!r}"
+            )
+        return name
+
+    def _named(self, what: str, function: Any, name: Any, *args: Any) -> Reply:
         try:
-            return self._reply(function(*[from_lua(arg) for arg in args]))
+            stored = self._structure(from_lua(name))
+            return self._reply(function(*[from_lua(arg) for arg in args], stored))
         except NanoqueueError as exc:
             return self._error(f"{what}: {exc.message}")
         except Exception:  # noqa: BLE001 - no Python exception may reach Lua
             return self._internal(what)
 
     def _create(self, kind: Any = None, name: Any = None) -> Reply:
-        return self._guard("db.create", self.db.create, kind, name)
+        return self._named("db.create", self.db.create, name, kind)
 
     def _drop(self, name: Any = None) -> Reply:
-        return self._guard("db.drop", self.db.drop, name)
+        return self._named("db.drop", self.db.drop, name)
 
     def _exists(self, name: Any = None) -> Reply:
-        return self._guard("db.exists", self.db.exists, name)
+        return self._named("db.exists", self.db.exists, name)
 
     def _kind(self, name: Any = None) -> Reply:
-        return self._guard("db.kind", self.db.kind, name)
+        return self._named("db.kind", self.db.kind, name)
 
     def _call(self, name: Any = None, operation: Any = None, *args: Any) -> Reply:
         try:
             converted = [from_lua(arg) for arg in args]
-            result = self.db.call(from_lua(name), from_lua(operation), *converted)
+            stored = self._structure(from_lua(name))
+            result = self.db.call(stored, from_lua(operation), *converted)
             return self._reply(result)
         except NanoqueueError as exc:
             return self._error(exc.message)

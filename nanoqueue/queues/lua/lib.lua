@@ -3,7 +3,8 @@
 -- runs as one transaction.
 --
 -- Layout, per queue with number ID (structure names are short because every
--- structure name is also written to the append-only log):
+-- structure name is also written to the append-only log). The engine stores
+-- each name with the reserved prefix "~", which MemDB API scripts cannot use:
 --   Q          KeyValue  "region/name" -> "ID,CONFIGURATION" (one read opens
 --              a queue), "#" -> last queue ID, "!" -> receipt-handle
 --              secret (hex)
