@@ -52,6 +52,8 @@ class LoadResult:
     error_samples: list[str] = field(default_factory=list)
     processes: int = 1
     received: int = 0
+    # Requests slower than workloads.SLOW_US: (Unix time, latency in µs).
+    slow: list[tuple[float, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,11 +194,13 @@ def _show_progress(
 def _merge(results: list[dict[str, Any]], processes: int) -> LoadResult:
     histogram = Histogram()
     samples: list[str] = []
+    slow: list[tuple[float, float]] = []
     for result in results:
         if "failure" in result:
             raise RuntimeError(f"a load generator worker failed: {result['failure']}")
         histogram.merge(Histogram.from_json(result["histogram"]))
         samples += result["error_samples"]
+        slow += [tuple(entry) for entry in result["slow"]]
     return LoadResult(
         requests=sum(r["requests"] for r in results),
         messages=sum(r["messages"] for r in results),
@@ -204,6 +208,7 @@ def _merge(results: list[dict[str, Any]], processes: int) -> LoadResult:
         elapsed_s=max(r["elapsed_s"] for r in results),
         histogram=histogram,
         error_samples=samples[:10],
+        slow=sorted(slow),
         processes=processes,
         received=sum(r["received"] for r in results),
     )
@@ -301,4 +306,5 @@ async def _worker(
         "elapsed_s": elapsed,
         "histogram": recorder.histogram.to_json(),
         "error_samples": recorder.error_samples,
+        "slow": recorder.slow,
     }

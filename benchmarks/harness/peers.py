@@ -1,7 +1,7 @@
 """Peer servers the harness starts on 127.0.0.1 and always stops again.
 
-Each server runs as a child process in its own session with a temporary
-directory for its data and log, on a free ephemeral port, so that Ctrl-C in
+Each server runs as a child process with a temporary directory for its data
+and log, on a free ephemeral port. It runs in its own session, so Ctrl-C in
 the terminal reaches only the harness, which then stops every child it
 started.
 """
@@ -31,7 +31,7 @@ STOP_TIMEOUT_S = 15.0
 
 
 class PeerUnavailable(Exception):
-    """A peer cannot run here; the message says how to install it."""
+    """A peer cannot run here; the message names the install step."""
 
 
 class PeerFailed(Exception):

@@ -114,7 +114,7 @@ def top_functions(raw: str, count: int = 25) -> str:
         "event loop, own time:",
     ]
     lines += [_share(frame, n, loop_samples) for frame, n in own.most_common(count)]
-    # Including callees, only nanoqueue's own functions say where time goes,
+    # Including callees, only nanoqueue's own functions show where time goes,
     # because the event loop and click frames are under every sample.
     ours = [
         (frame, n)

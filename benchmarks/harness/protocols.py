@@ -16,8 +16,8 @@ import orjson
 ACCOUNT_ID = "000000000000"
 SQS_CONTENT_TYPE = "application/x-amz-json-1.0"
 # moto routes a request to a service by the credential scope of its
-# Authorization header; it checks no signature, and nanoqueue by default
-# accepts any credentials.
+# Authorization header and checks no signature. nanoqueue by default accepts
+# any credentials.
 SQS_AUTHORIZATION = (
     "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sqs/aws4_request, "
     "SignedHeaders=host;x-amz-target, Signature=0"

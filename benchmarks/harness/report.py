@@ -26,6 +26,7 @@ DETAIL_KEYS = (
     "empty_receives",
     "snapshots",
     "connections_at_start",
+    "server_cpu_us_per_request",
     "load_average",
     "bytes_per_message",
     "overhead_bytes_per_message",

@@ -117,9 +117,13 @@ class Row:
     server: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     skipped: str = ""
+    # Requests of the Python generator slower than 20 ms: (Unix time, µs).
+    slow_requests: list[tuple[float, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items()}
+        figures = {key: value for key, value in self.__dict__.items()}
+        figures["slow_requests"] = len(self.slow_requests)
+        return figures
 
 
 def http_call(
@@ -235,6 +239,11 @@ def measure(prepared: Prepared, load: Load, warmup_s: float = 1.0) -> Row:
         _measure_python(prepared, load, warmup_s, monitor, row)
     if monitor.usage is not None:
         row.server = monitor.usage.to_json()
+        # CPU per request moves less than throughput when other work takes
+        # the cores, so it is the steadier figure on a shared machine.
+        if row.requests_per_s:
+            cpu_us = monitor.usage.cpu_cores / row.requests_per_s * 1e6
+            row.extra["server_cpu_us_per_request"] = round(cpu_us, 1)
     # Other work on a shared machine moves every figure, so each row keeps
     # the load average at its end.
     row.extra["load_average"] = float(Path("/proc/loadavg").read_text().split()[0])
@@ -332,6 +341,7 @@ def _measure_python(
     row.errors = result.errors
     row.error_samples = result.error_samples
     row.extra["generator_processes"] = result.processes
+    row.slow_requests = result.slow
     if mix is not None:
         row.extra["sent_per_s"] = figures["messages_per_s"]
         row.extra["received_per_s"] = round(result.received / result.elapsed_s, 1)

@@ -25,11 +25,13 @@ from benchmarks.harness.protocols import (
 
 REDIS_LUA = Path(__file__).with_name("lua")
 ERROR_SAMPLES = 5
+SLOW_US = 20_000
+SLOW_SAMPLES = 2000
 
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """Which workload to run and its parameters, sent to each worker process."""
+    """A workload and its parameters, sent to each worker process."""
 
     kind: str  # "http" or "redis"
     action: str  # "send", "cycle", "longpoll", "produce", "consume", "eval"
@@ -53,6 +55,9 @@ class Recorder:
     error_samples: list[str] = field(default_factory=list)
     recording: bool = False
     scheduled_at: float | None = None
+    # Requests slower than SLOW_US, as (Unix time at completion, latency in
+    # µs), so that a stall can be matched to what the server did then.
+    slow: list[tuple[float, float]] = field(default_factory=list)
 
     def start_time(self) -> float:
         # In an open-loop run the latency counts from the planned send time,
@@ -64,7 +69,10 @@ class Recorder:
         if not self.recording:
             return
         self.requests += 1
-        self.histogram.record((time.perf_counter() - started) * 1e6)
+        latency_us = (time.perf_counter() - started) * 1e6
+        self.histogram.record(latency_us)
+        if latency_us > SLOW_US and len(self.slow) < SLOW_SAMPLES:
+            self.slow.append((time.time(), latency_us))
         if not ok:
             self.errors += 1
             if len(self.error_samples) < ERROR_SAMPLES:

@@ -65,7 +65,7 @@ def _lua_delete(template: DeleteTemplate) -> str:
 
 @dataclass(frozen=True)
 class WrkLoad:
-    """What wrk sends: a fixed request, a receive and delete cycle, or both."""
+    """The requests wrk sends: a fixed request, a receive and delete cycle, or both."""
 
     mode: str  # "static", "cycle" or "steady"
     send: HttpRequest | None = None
