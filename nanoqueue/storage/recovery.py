@@ -1,6 +1,6 @@
 """The data directory: its files, its lock, and recovery at start-up.
 
-    nanoqueue.lock                     held with flock while a server runs
+    nanoqueue.lock                     the pid of the server that locked the directory
     snapshot-00000000000000000007.nqs  every record of the logs numbered below 7
     log-00000000000000000007.nql       records written after that snapshot
     snapshot-00000000000000000005.nqs.damaged  a snapshot that failed its check
@@ -75,26 +75,27 @@ class DataDir:
     def lock(self) -> None:
         """Create the directory if missing and take its lock.
 
+        The lock is an flock on the directory itself, so deleting the lock
+        file, which only records the holder's pid, does not release it.
         Raises DataDirLocked if another process holds the lock and
         StorageError if the directory cannot be created or written.
         """
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             raise self._not_writable(exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise DataDirLocked(
                 f"data directory {str(self.path)!r} is in use by another nanoqueue "
-                f"server (pid {holder}); stop it or choose another storage.data_dir"
+                f"server (pid {self._holder()}); stop it or choose another "
+                "storage.data_dir"
             ) from exc
         try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            (self.path / LOCK_NAME).write_text(f"{os.getpid()}\n", encoding="ascii")
             probe = self.path / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
@@ -102,6 +103,13 @@ class DataDir:
             os.close(fd)
             raise self._not_writable(exc) from exc
         self._lock_fd = fd
+
+    def _holder(self) -> str:
+        try:
+            text = (self.path / LOCK_NAME).read_text(encoding="ascii", errors="replace")
+        except OSError:
+            return "unknown"
+        return text.strip() or "unknown"
 
     def _not_writable(self, exc: OSError) -> StorageError:
         reason = exc.strerror or str(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -222,6 +223,27 @@ def test_lock_rejects_second_holder(tmp_path: Path) -> None:
     second = DataDir(tmp_path / "data")
     second.lock()
     second.unlock()
+
+
+def test_lock_survives_deleted_lock_file(tmp_path: Path) -> None:
+    first = DataDir(tmp_path / "data")
+    first.lock()
+    try:
+        (tmp_path / "data" / "nanoqueue.lock").unlink()
+        with pytest.raises(DataDirLocked, match="in use by another nanoqueue server"):
+            DataDir(tmp_path / "data").lock()
+    finally:
+        first.unlock()
+
+
+def test_lock_names_holder_pid(tmp_path: Path) -> None:
+    first = DataDir(tmp_path / "data")
+    first.lock()
+    try:
+        with pytest.raises(DataDirLocked, match=rf"pid {os.getpid()}\)"):
+            DataDir(tmp_path / "data").lock()
+    finally:
+        first.unlock()
 
 
 def test_lock_creates_missing_dir(tmp_path: Path) -> None:
