@@ -88,7 +88,12 @@ def _versions() -> dict[str, str]:
             )
             first = (output.stdout or output.stderr).strip().splitlines()
             if first:
-                versions[command] = first[0][:80]
+                # "wrk debian/4.1.0-3 [epoll] Copyright ..." and "Redis server
+                # v=7.0.15 sha=..." both carry the version in their first words.
+                words = first[0].replace("Redis server ", "").split()
+                versions[command] = " ".join(
+                    words[:2] if command == "wrk" else words[:1]
+                )
         except (OSError, subprocess.TimeoutExpired):
             pass
     return versions

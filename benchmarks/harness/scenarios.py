@@ -153,13 +153,15 @@ def comparisons(rows: list[Row]) -> list[dict[str, Any]]:
     for ours in rows:
         if ours.peer != "nanoqueue" or ours.skipped or not ours.messages_per_s:
             continue
-        if ours.protocol == "memory":
+        # Memory rows and paced rows have no throughput to compare.
+        if ours.protocol == "memory" or "rate_per_s" in ours.extra:
             continue
         for theirs in rows:
             if (
                 theirs.peer == "nanoqueue"
                 or theirs.skipped
                 or theirs.generator != ours.generator
+                or theirs.extra.get("batch") != ours.extra.get("batch")
             ):
                 continue
             if theirs.peer == "noop":
