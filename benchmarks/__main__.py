@@ -144,7 +144,7 @@ def run(
     folder = report.write(done, out_dir, started)
     click.echo(f"wrote {folder}/result.json, summary.md and charts", err=True)
     if results:
-        update_results((folder / "summary.md").read_text())
+        update_results(folder)
         click.echo(f"updated {RESULTS}", err=True)
 
 
@@ -190,10 +190,22 @@ def run_scenario(name: str, options: Options) -> ScenarioResult:
         return result
 
 
-def update_results(summary: str) -> None:
-    """Replace the harness section of RESULTS.md, keeping every other section."""
+def update_results(folder: Path) -> None:
+    """Replace the harness section of RESULTS.md with the summary in `folder`.
+
+    Every other section is kept. The charts stay in the git-ignored output
+    folder, so their image links are replaced by one line naming it.
+    """
+    lines = (folder / "summary.md").read_text().splitlines()
+    charts = [line for line in lines if line.startswith("![")]
+    kept = [line for line in lines if not line.startswith("![")]
+    if charts:
+        kept.append(
+            f"Charts of this run: `benchmarks/out/{folder.name}/*.png` (not committed)."
+        )
+    summary = "\n".join(kept).strip()
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    section = f"{BEGIN}\n{summary.strip()}\n{END}"
+    section = f"{BEGIN}\n{summary}\n{END}"
     if BEGIN in text and END in text:
         head, _, rest = text.partition(BEGIN)
         _, _, tail = rest.partition(END)

@@ -22,6 +22,19 @@ def cpu_seconds(pid: int) -> float:
     return (user_ticks + system_ticks) / CLOCK_TICKS
 
 
+def runqueue_wait_s(pid: int) -> float:
+    """Return the seconds the main thread of `pid` was runnable but waited for a CPU.
+
+    The second field of /proc/PID/schedstat is that time in nanoseconds. It
+    shows how much other processes on the machine held the server back.
+    """
+    try:
+        with open(f"/proc/{pid}/schedstat") as file:
+            return int(file.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """Return VmRSS and VmHWM (peak resident set) of `pid` in KiB."""
     figures: dict[str, int] = {}
@@ -57,6 +70,7 @@ class ProcessUsage:
     wall_s: float
     peak_rss_bytes: int
     peak_rss_since_start_bytes: int
+    runqueue_wait_s: float = 0.0
 
     @property
     def cpu_cores(self) -> float:
@@ -72,6 +86,9 @@ class ProcessUsage:
             "peak_rss_since_start_mib": round(
                 self.peak_rss_since_start_bytes / 2**20, 1
             ),
+            "runqueue_wait_fraction": round(self.runqueue_wait_s / self.wall_s, 4)
+            if self.wall_s > 0
+            else 0.0,
         }
 
 
@@ -86,12 +103,14 @@ class UsageMonitor:
         self._peak_rss = 0
         self._cpu_start = 0.0
         self._wall_start = 0.0
+        self._wait_start = 0.0
         self.usage: ProcessUsage | None = None
 
     def start(self) -> None:
         reset_peak_rss(self.pid)
         self._peak_rss = rss_bytes(self.pid)
         self._cpu_start = cpu_seconds(self.pid)
+        self._wait_start = runqueue_wait_s(self.pid)
         self._wall_start = time.monotonic()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -116,6 +135,7 @@ class UsageMonitor:
             wall_s=wall_s,
             peak_rss_bytes=peak,
             peak_rss_since_start_bytes=memory.get("VmHWM", 0) * 1024,
+            runqueue_wait_s=runqueue_wait_s(self.pid) - self._wait_start,
         )
         return self.usage
 

@@ -173,6 +173,11 @@ def _scenario_markdown(result: ScenarioResult) -> list[str]:
             details = ", ".join(
                 f"{key}={row.extra[key]}" for key in DETAIL_KEYS if key in row.extra
             )
+            if server.get("runqueue_wait_fraction"):
+                waited = (
+                    f"server waited for a CPU {server['runqueue_wait_fraction']:.0%}"
+                )
+                details = f"{details}, {waited}" if details else waited
             lines.append(
                 f"| {row.target} | {row.clients} | {row.requests_per_s:,.0f} | {row.messages_per_s:,.0f} | "
                 f"{_ms(latency, 'p50')} | {_ms(latency, 'p90')} | {_ms(latency, 'p99')} | {_ms(latency, 'max')} | "
