@@ -20,9 +20,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8484
-    # Largest request body accepted, in bytes; SQS's own limit for a batch
-    # is 1 MiB of messages, and JSON framing needs some room on top.
-    max_request_bytes: int = 2 * 1024 * 1024
+    # Largest request body accepted, in bytes. SQS takes up to 1 MiB of
+    # messages in one request, and its encodings can triple that: botocore
+    # writes "é" as the 6 bytes \u00e9, and the Query protocol writes each
+    # non-ASCII byte as %XX. 8 MiB leaves room for that and the framing.
+    max_request_bytes: int = 8 * 1024 * 1024
     log_level: str = "INFO"
 
     def validate(self) -> None:
@@ -309,5 +311,14 @@ def load(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {str(path)!r} is not valid TOML: {exc}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid UTF-8: byte "
+            f"0x{exc.object[exc.start]:02x} at offset {exc.start}; save it as UTF-8"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {str(path)!r}: {exc.strerror or exc}"
         ) from exc
     return from_mapping(data)

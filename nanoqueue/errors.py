@@ -3,6 +3,7 @@
     NanoqueueError
     ├── ConfigError              bad config file, key or value
     ├── InvalidRequest           a request body or parameter that cannot be used
+    │   └── RequestTooLarge      a body over server.max_request_bytes
     ├── StoreError               a data-store operation that cannot be applied
     │   ├── WrongType            a value or argument of the wrong type
     │   ├── NoSuchStructure      no structure of that name
@@ -42,6 +43,10 @@ class ConfigError(NanoqueueError):
 
 class InvalidRequest(NanoqueueError):
     code = "InvalidRequest"
+
+
+class RequestTooLarge(InvalidRequest):
+    code = "RequestTooLarge"
 
 
 class StoreError(NanoqueueError):

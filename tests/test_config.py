@@ -153,3 +153,16 @@ def test_default_file_shows_key(section: str, key: str) -> None:
 
     assert f"[{section}]" in text
     assert re.search(rf"^#? ?(\[\[{section}\.)?{key}\b", text, re.MULTILINE), key
+
+
+def test_invalid_utf8_file_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(b'[server]\nhost = "\xff"\n')
+
+    with pytest.raises(ConfigError, match="not valid UTF-8: byte 0xff"):
+        config.load(path)
+
+
+def test_directory_as_file_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        config.load(tmp_path)

@@ -6,14 +6,43 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
-from nanoqueue.errors import InvalidRequest
+from nanoqueue.errors import InvalidRequest, RequestTooLarge
+from nanoqueue.http.keys import CONFIG
 from nanoqueue.storage.stores import MAX_INTEGER, MIN_INTEGER
+
+
+async def read_body(request: web.Request) -> bytes:
+    """Return the request body, decoded from its Content-Encoding.
+
+    Raises RequestTooLarge as soon as the declared or the received length
+    passes server.max_request_bytes, and InvalidRequest for a body that
+    its Content-Encoding cannot decode.
+    """
+    limit = request.app[CONFIG].server.max_request_bytes
+    too_large = RequestTooLarge(
+        f"request body is larger than the limit of {limit} bytes "
+        "(server.max_request_bytes); send less or raise the limit"
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise too_large from exc
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        encoding = request.headers.get("Content-Encoding", "none")
+        raise InvalidRequest(
+            f"request body cannot be read with Content-Encoding {encoding!r}; "
+            "send it uncompressed or correctly encoded"
+        ) from exc
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """Parse the body as a JSON object; an empty body is an empty object."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         return {}
     try:

@@ -33,10 +33,7 @@ STATUS: dict[type[errors.NanoqueueError], int] = {
 }
 
 
-class RequestTooLarge(errors.InvalidRequest):
-    code = "RequestTooLarge"
-
-
+RequestTooLarge = errors.RequestTooLarge
 STATUS[RequestTooLarge] = 413
 
 # Queue errors in the native API; every other QueueError is a 400. The SQS

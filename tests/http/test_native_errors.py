@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -107,6 +108,39 @@ async def test_request_too_large_413(client: TestClient[Any, Any]) -> None:
 
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "RequestTooLarge"
+
+
+async def test_declared_length_over_limit_413(client: TestClient[Any, Any]) -> None:
+    response = await client.post(
+        "/db/eval", data=b"{}", headers={"Content-Length": "99999999999"}
+    )
+
+    assert response.status == 413
+    error = (await response.json())["error"]
+    assert error["code"] == "RequestTooLarge"
+    assert "server.max_request_bytes" in error["message"]
+
+
+async def test_bad_gzip_body_400(client: TestClient[Any, Any]) -> None:
+    response = await client.post(
+        "/db/eval", data=b"not gzip at all", headers={"Content-Encoding": "gzip"}
+    )
+
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "InvalidRequest"
+    assert "Content-Encoding 'gzip'" in error["message"]
+
+
+async def test_valid_gzip_body_accepted(client: TestClient[Any, Any]) -> None:
+    body = gzip.compress(b'{"script": "return 7"}')
+
+    response = await client.post(
+        "/db/eval", data=body, headers={"Content-Encoding": "gzip"}
+    )
+
+    assert response.status == 200
+    assert await response.json() == {"result": 7}
 
 
 async def test_unknown_route_404(client: TestClient[Any, Any]) -> None:

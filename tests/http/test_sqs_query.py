@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import urllib.parse
+import urllib.request
 from typing import Any
 
-from sqs_support import XML_NS, query, unique
+from sqs_support import XML_NS, query, send, unique
 
 ACCOUNT = "000000000000"
 
@@ -68,6 +70,23 @@ def test_query_error_response(sqs_server: Any) -> None:
     assert reply.error_code == "AWS.SimpleQueueService.NonExistentQueue"
     assert "does not exist" in (reply.text("sqs:Error/sqs:Message") or "")
     assert reply.text("sqs:RequestId")
+
+
+def test_query_rejects_invalid_utf8(sqs_server: Any) -> None:
+    url = create(sqs_server, unique("utf8"))
+    quoted = urllib.parse.quote(url)
+    form = f"Action=SendMessage&QueueUrl={quoted}&MessageBody=%FF%FE"
+    request = urllib.request.Request(
+        sqs_server.url + "/",
+        data=form.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    status, _, body = send(request)
+
+    assert status == 400
+    assert b"MalformedQueryString" in body
+    assert b"not valid UTF-8" in body
 
 
 def test_query_missing_action(sqs_server: Any) -> None:

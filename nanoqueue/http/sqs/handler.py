@@ -18,6 +18,8 @@ import orjson
 from aiohttp import web
 
 from nanoqueue import errors
+from nanoqueue.errors import RequestTooLarge
+from nanoqueue.http.body import read_body
 from nanoqueue.http.errors import status_of
 from nanoqueue.http.keys import CONFIG, QUEUES
 from nanoqueue.http.sqs import query
@@ -111,7 +113,7 @@ async def _read_request(
         body = await _read_body(request, action)
         return action, _json_params(body), body
 
-    url_form = parse_qsl(request.query_string, keep_blank_values=True)
+    url_form = _parse_form(request.query_string)
     action = dict(url_form).get("Action", "")
     body = await _read_body(request, action)
     form = list(url_form)
@@ -119,11 +121,12 @@ async def _read_request(
     # a request without X-Amz-Target is read as a form.
     if body:
         try:
-            form += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MalformedRequest(
                 "the form body is not valid UTF-8; encode parameters as UTF-8"
             ) from exc
+        form += _parse_form(text)
     action = dict(form).get("Action", "")
     if not action:
         raise MissingAction(
@@ -133,10 +136,22 @@ async def _read_request(
     return action, query.decode_params(action, form), body
 
 
+def _parse_form(text: str) -> list[tuple[str, str]]:
+    # parse_qsl would replace bytes that are not UTF-8 with U+FFFD, and so
+    # store a message body other than the one sent.
+    try:
+        return parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest(
+            "a percent-encoded parameter is not valid UTF-8; encode parameter "
+            "values as UTF-8 before percent-encoding them"
+        ) from exc
+
+
 async def _read_body(request: web.Request, action: str) -> bytes:
     try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
+        return await read_body(request)
+    except RequestTooLarge as exc:
         limit = request.app[CONFIG].server.max_request_bytes
         if action.endswith("Batch"):
             raise BatchRequestTooLong(
@@ -147,6 +162,8 @@ async def _read_body(request: web.Request, action: str) -> bytes:
             f"The request is longer than the server's limit of {limit} bytes "
             "(server.max_request_bytes); send a smaller message."
         ) from exc
+    except errors.InvalidRequest as exc:
+        raise MalformedRequest(exc.message) from exc
 
 
 def _json_params(body: bytes) -> dict[str, Any]:
