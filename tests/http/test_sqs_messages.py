@@ -113,6 +113,18 @@ def test_unicode_body_md5(sqs: Any) -> None:
     assert received["MD5OfBody"] == md5(body)
 
 
+@pytest.mark.parametrize("character", ['"', "\n", "é", "😀"])
+def test_largest_body_that_escapes(sqs: Any, character: str) -> None:
+    url = new_queue(sqs)
+    body = character * (1048576 // len(character.encode()))
+
+    sent = sqs.send_message(QueueUrl=url, MessageBody=body)
+    received = receive_one(sqs, url)
+
+    assert sent["MD5OfMessageBody"] == md5(body)
+    assert received["Body"] == body
+
+
 def test_receive_selects_message_attributes(sqs: Any) -> None:
     url = new_queue(sqs)
     attributes = {
