@@ -66,6 +66,8 @@ def serve(
     log.configure(config.server.log_level)
     try:
         asyncio.run(run_server(config))
+    except ConfigError as exc:
+        raise click.UsageError(exc.message) from exc
     except NanoqueueError as exc:
         raise click.ClickException(exc.message) from exc
 

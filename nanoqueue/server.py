@@ -10,8 +10,9 @@ import time
 from aiohttp import web
 
 from nanoqueue.config import Config, QueueSpec
-from nanoqueue.errors import ConfigError
+from nanoqueue.errors import ConfigError, QueueError
 from nanoqueue.http.app import create_app
+from nanoqueue.queues.errors import QueueDoesNotExist
 from nanoqueue.queues.model import QueueAttributes
 from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
@@ -32,24 +33,52 @@ def dead_letter_queues_first(specs: tuple[QueueSpec, ...]) -> list[QueueSpec]:
     """Order `specs` so that each dead-letter queue comes before its sources.
 
     Otherwise the file's order is kept. A chain of dead-letter queues is
-    followed to its end, and a cycle is cut where it closes.
+    followed to its end. Raises ConfigError for a queue that is its own
+    dead-letter queue and for a cycle of them, which no order can create.
     """
     by_name = {spec.name: spec for spec in specs}
+    index = {spec.name: position for position, spec in enumerate(specs)}
     ordered: list[QueueSpec] = []
     placed: set[str] = set()
 
-    def place(spec: QueueSpec, visiting: set[str]) -> None:
-        if spec.name in placed or spec.name in visiting:
+    def place(spec: QueueSpec, visiting: tuple[str, ...]) -> None:
+        if spec.name in placed:
             return
+        if spec.name in visiting:
+            cycle = " -> ".join((*visiting[visiting.index(spec.name) :], spec.name))
+            raise ConfigError(
+                f"queues[{index[spec.name]}].redrive_policy: the dead-letter queues "
+                f"form a cycle ({cycle}); end the chain at a queue without a "
+                "redrive_policy"
+            )
         redrive = QueueAttributes.from_mapping(spec.attributes).redrive_policy
         if redrive is not None and redrive.dead_letter_queue in by_name:
-            place(by_name[redrive.dead_letter_queue], visiting | {spec.name})
+            place(by_name[redrive.dead_letter_queue], (*visiting, spec.name))
         placed.add(spec.name)
         ordered.append(spec)
 
     for spec in specs:
-        place(spec, set())
+        place(spec, ())
     return ordered
+
+
+async def check_dead_letter_queues(
+    queues: QueueService, specs: tuple[QueueSpec, ...]
+) -> None:
+    """Raise ConfigError, before any queue is created, for a missing dead-letter queue."""
+    configured = {spec.name for spec in specs}
+    for position, spec in enumerate(specs):
+        redrive = QueueAttributes.from_mapping(spec.attributes).redrive_policy
+        if redrive is None or redrive.dead_letter_queue in configured:
+            continue
+        try:
+            await queues.get_queue(redrive.dead_letter_queue)
+        except QueueDoesNotExist as exc:
+            raise ConfigError(
+                f"queues[{position}].redrive_policy: dead-letter queue "
+                f"{redrive.dead_letter_queue!r} is neither in [[queues]] nor an "
+                "existing queue; add it to [[queues]] or create it first"
+            ) from exc
 
 
 async def create_configured_queues(
@@ -59,11 +88,19 @@ async def create_configured_queues(
 
     Raises QueueAlreadyExists if one exists with different attributes.
     """
+    ordered = dead_letter_queues_first(specs)
+    await check_dead_letter_queues(queues, specs)
+    index = {spec.name: position for position, spec in enumerate(specs)}
     created_count = 0
-    for spec in dead_letter_queues_first(specs):
-        _, created = await queues.create_queue(
-            spec.name, spec.attributes, tags=spec.tags or None
-        )
+    for spec in ordered:
+        try:
+            _, created = await queues.create_queue(
+                spec.name, spec.attributes, tags=spec.tags or None
+            )
+        except QueueError as exc:
+            raise ConfigError(
+                f"queues[{index[spec.name]}] ({spec.name}): {exc.message}"
+            ) from exc
         created_count += created
     if specs:
         logger.info(

@@ -123,7 +123,7 @@ def test_dead_letter_queues_come_first() -> None:
     assert ordered == ["d", "b", "a", "c"]
 
 
-def test_dead_letter_cycle_places_each_once() -> None:
+def test_dead_letter_cycle_rejected() -> None:
     specs = (
         QueueSpec(
             "a", {"redrive_policy": {"dead_letter_queue": "b", "max_receive_count": 1}}
@@ -133,9 +133,19 @@ def test_dead_letter_cycle_places_each_once() -> None:
         ),
     )
 
-    ordered = [s.name for s in dead_letter_queues_first(specs)]
+    with pytest.raises(ConfigError, match=r"queues\[0\].*cycle \(a -> b -> a\)"):
+        dead_letter_queues_first(specs)
 
-    assert sorted(ordered) == ["a", "b"]
+
+def test_own_dead_letter_queue_rejected() -> None:
+    specs = (
+        QueueSpec(
+            "a", {"redrive_policy": {"dead_letter_queue": "a", "max_receive_count": 1}}
+        ),
+    )
+
+    with pytest.raises(ConfigError, match=r"cycle \(a -> a\)"):
+        dead_letter_queues_first(specs)
 
 
 @pytest.mark.parametrize(("section", "key"), config_keys())

@@ -217,8 +217,13 @@ class QueueService(MessageOperations):
         redrive = attributes.redrive_policy
         if redrive is None:
             return
+        if redrive.dead_letter_queue == name:
+            raise InvalidParameterValue(
+                f"queue {name} cannot be its own dead-letter queue; name another "
+                "queue in the RedrivePolicy"
+            )
         target = self._queues.get(queue_key(region, redrive.dead_letter_queue))
-        if target is None or redrive.dead_letter_queue == name:
+        if target is None:
             raise InvalidParameterValue(
                 f"the dead-letter queue {redrive.dead_letter_queue} of the "
                 "RedrivePolicy does not exist; create it first in the same region"

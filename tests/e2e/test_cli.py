@@ -159,9 +159,9 @@ def test_conflicting_queue_stops_start(
     code = second.wait_exit()
 
     stderr = second.stderr()
-    assert code == 1, stderr
+    assert code == 2, stderr
     assert "Traceback" not in stderr
-    assert "jobs" in stderr
+    assert "queues[0] (jobs)" in stderr
 
 
 LOG_LINE = re.compile(
@@ -203,7 +203,28 @@ def test_port_in_use_stops_start(start_server: StartServer) -> None:
     code = second.wait_exit()
 
     stderr = second.stderr()
-    assert code == 1, stderr
+    assert code == 2, stderr
     assert "Traceback" not in stderr
     assert f"cannot listen on 127.0.0.1:{first.port}" in stderr
     assert "address already in use" in stderr
+
+
+def test_missing_dead_letter_queue_creates_nothing(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        '[[queues]]\nname = "ok1"\n\n'
+        '[[queues]]\nname = "a"\n'
+        'redrive_policy = {dead_letter_queue = "zz", max_receive_count = 3}\n',
+    )
+
+    failed = start_server("--config", str(config), wait=False)
+    code = failed.wait_exit()
+
+    stderr = failed.stderr()
+    assert code == 2, stderr
+    assert "queues[1].redrive_policy" in stderr
+    assert "'zz'" in stderr
+    server = start_server()
+    assert request(server, "GET", "/queues").json() == {"queues": []}

@@ -220,3 +220,11 @@ async def test_move_tasks_listed_newest_first(
     assert len(tasks) == 2
     assert tasks[0].started_at_ms >= tasks[1].started_at_ms
     assert tasks[0].task_handle != tasks[1].task_handle
+
+
+async def test_own_dead_letter_queue_rejected(service: QueueService) -> None:
+    await service.create_queue("self")
+    redrive = {"dead_letter_queue": "self", "max_receive_count": 1}
+
+    with pytest.raises(InvalidParameterValue, match="cannot be its own dead-letter"):
+        await service.set_attributes("self", {"redrive_policy": redrive})
