@@ -192,6 +192,9 @@ def _section(cls: type[Any], name: str, table: object) -> Any:
                 f"{name}.{key} must be of type {type(default).__name__}, got {value!r}"
             )
         values[key] = value
+    if cls is ServerConfig and isinstance(values.get("log_level"), str):
+        # Level names are case-insensitive, as for the --log-level flag.
+        values["log_level"] = values["log_level"].upper()
     return cls(**values)
 
 

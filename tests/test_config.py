@@ -176,3 +176,9 @@ def test_invalid_utf8_file_rejected(tmp_path: Path) -> None:
 def test_directory_as_file_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         config.load(tmp_path)
+
+
+def test_log_level_any_case() -> None:
+    loaded = config.from_mapping({"server": {"log_level": "debug"}})
+
+    assert loaded.server.log_level == "DEBUG"
