@@ -175,6 +175,18 @@ def profile_server(scenario: str, clients: int, seconds: float, fsync: str) -> N
     click.echo(f"wrote {folder}", err=True)
 
 
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--results/--no-results", default=False, help="Also update RESULTS.md.")
+def render(folder: Path, results: bool) -> None:
+    """Write summary.md and the charts of FOLDER again from its result.json."""
+    report.render(folder)
+    click.echo(f"wrote {folder}/summary.md and charts", err=True)
+    if results:
+        update_results(folder)
+        click.echo(f"updated {RESULTS}", err=True)
+
+
 def run_scenario(name: str, options: Options) -> ScenarioResult:
     """Run one scenario; a failure becomes a note, so later scenarios still run."""
     summary, function = SCENARIOS[name]

@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 from benchmarks.harness.peers import SOURCE
-from benchmarks.harness.scenarios import ScenarioResult
+from benchmarks.harness.scenarios import Check, ScenarioResult
+from benchmarks.harness.targets import Row
 
 ROOT = Path(__file__).resolve().parents[2]
 DETAIL_KEYS = (
@@ -55,7 +56,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(memory_kib / 2**20, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "commit": _git("rev-parse", "--short", "HEAD"),
+        "commit": SOURCE.commit or _git("rev-parse", "--short", "HEAD"),
         "server_code": SOURCE.describe(),
         "dirty": SOURCE.use_worktree
         and bool(
@@ -125,6 +126,36 @@ def write(
     charts = write_charts(results, folder)
     (folder / "summary.md").write_text(markdown(header, results, charts))
     return folder
+
+
+def render(folder: Path) -> None:
+    """Rebuild summary.md and the charts of `folder` from its result.json."""
+    document = orjson.loads((folder / "result.json").read_bytes())
+    results = [_scenario_from_json(data) for data in document["scenarios"]]
+    header = {key: document[key] for key in ("command", "started_at", "machine")}
+    machine_info = header["machine"]
+    machine_info.setdefault("server_code", f"commit {machine_info.get('commit', '')}")
+    charts = write_charts(results, folder)
+    (folder / "summary.md").write_text(markdown(header, results, charts))
+
+
+def _scenario_from_json(data: dict[str, Any]) -> ScenarioResult:
+    rows = []
+    for figures in data["rows"]:
+        values = {
+            key: value for key, value in figures.items() if key != "slow_requests"
+        }
+        rows.append(Row(**values))
+    return ScenarioResult(
+        data["name"],
+        data["title"],
+        data["description"],
+        rows=rows,
+        checks=[Check(**check) for check in data["checks"]],
+        notes=data["notes"],
+        figures=data["figures"],
+        seconds_taken=data["seconds_taken"],
+    )
 
 
 def markdown(
