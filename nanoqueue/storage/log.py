@@ -181,7 +181,12 @@ class AppendLog:
         # Logged once when it starts failing and once when it works again.
         self._everysec_failing = False
 
-        # Loop-side state.
+        # Loop-side state. Records appended during one pass of the event loop
+        # collect in `_pending` and reach the writer together, so the writer
+        # thread wakes once per pass and not once per record.
+        self._pending = bytearray()
+        self._pending_seq = 0
+        self._handover_scheduled = False
         self._next_seq = 0
         self._durable_seq = 0
         self._unsynced: deque[tuple[int, Committed]] = deque()
@@ -236,10 +241,11 @@ class AppendLog:
         record = encode_record(committed.redo)
         self._next_seq += 1
         seq = self._next_seq
-        with self._cond:
-            self._buffer += record
-            self._buffer_seq = seq
-            self._cond.notify()
+        self._pending += record
+        self._pending_seq = seq
+        if not self._handover_scheduled:
+            self._handover_scheduled = True
+            self._loop.call_soon(self._hand_over)
         self.size += len(record)
         if self._size_limit is not None and self.size >= self._size_limit:
             assert self._on_size_limit is not None
@@ -248,6 +254,17 @@ class AppendLog:
         future = self._loop.create_future()
         self._waiters.append((seq, future))
         return future
+
+    def _hand_over(self) -> None:
+        """Move the records of this pass of the loop to the writer thread."""
+        self._handover_scheduled = False
+        if not self._pending:
+            return
+        with self._cond:
+            self._buffer += self._pending
+            self._buffer_seq = self._pending_seq
+            self._cond.notify()
+        self._pending.clear()
 
     def barrier(self) -> asyncio.Future[None] | None:
         """Return a future for the durability of every record so far, or None."""
@@ -297,6 +314,7 @@ class AppendLog:
         self._next_seq = self._durable_seq
         self.size = self._good_offset
         self._error = None
+        self._pending.clear()
         with self._cond:
             self._buffer.clear()
             self._failed = False
@@ -310,6 +328,7 @@ class AppendLog:
         """
         if self._fd < 0:
             return
+        self._hand_over()
         self._closing = True
         with self._cond:
             self._cond.notify()
