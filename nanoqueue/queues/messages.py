@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import uuid
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,7 +87,7 @@ class MessageOperations(ServiceBase):
             except QueueError as exc:
                 results[index] = EntryError(entry.entry_id, exc.code, exc.message)
                 continue
-            message_id = str(uuid.uuid4())
+            message_id = new_message_id()
             deduplication_id = entry.deduplication_id or ""
             deduplication_key = ""
             if attributes.fifo:
@@ -407,6 +407,22 @@ class MessageOperations(ServiceBase):
         if woken:
             self.waiters.notify(key, woken)
         return replies
+
+
+# Version 4 UUID bits: the version nibble and the RFC 4122 variant.
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def new_message_id() -> str:
+    """Return a random version 4 UUID as text, the form of SQS message ids.
+
+    It draws from `random`, which the OS seeds at start-up, and takes about
+    a third of the time of `uuid.uuid4()`, which makes a system call per id.
+    Message ids are not secrets: receipt handles carry their own digest.
+    """
+    digits = "%032x" % (random.getrandbits(128) & _UUID_CLEAR | _UUID_SET)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _check_range(parameter: str, value: object, low: int, high: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from queue_helpers import FakeClock, delete, receive_all, send_error, send_one
 
@@ -16,6 +18,7 @@ from nanoqueue.queues.errors import (
     TooManyEntriesInBatchRequest,
 )
 from nanoqueue.queues.md5 import md5_of_attributes
+from nanoqueue.queues.messages import new_message_id
 from nanoqueue.queues.model import EntryError, MessageAttribute, SendEntry, SendResult
 from nanoqueue.queues.records import decode_receipt_handle, encode_receipt_handle
 from nanoqueue.queues.service import QueueService
@@ -662,3 +665,14 @@ async def test_receive_in_flight_limit_fifo(service: QueueService) -> None:
         )
     assert len(await receive_all(service, "capped.fifo")) == 1
     assert await receive_all(service, "capped.fifo") == []
+
+
+def test_message_ids_are_uuid4() -> None:
+    ids = [new_message_id() for _ in range(1000)]
+
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
