@@ -62,3 +62,16 @@ async def test_user_timer_set_leaves_delays(
 
     (message,) = await receive_all(service, "delayed")
     assert message.body == "later"
+
+
+async def test_queue_script_text_gains_nothing(service: QueueService) -> None:
+    await service.create_queue("jobs")
+    engine = service.scripts.engine
+    sha = service.scripts.shas["load_queues"]
+
+    reserved = await engine.run(sha, reserved=True)
+    with pytest.raises(ScriptError) as caught:
+        await engine.run(sha)
+
+    assert [row[0] for row in reserved] == ["us-east-1/jobs"]
+    assert "no structure named 'N'" in caught.value.message
