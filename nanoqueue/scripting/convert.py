@@ -91,8 +91,9 @@ def from_lua(value: Any, depth: int = 0) -> Any:
     items = list(value.items())
     if not items:
         return []
-    if _is_array(items):
-        result: list[Any] = [None] * max(key for key, _ in items)
+    length = _array_length(items)
+    if length:
+        result: list[Any] = [None] * length
         for key, item in items:
             result[key - 1] = from_lua(item, depth + 1)
         return result
@@ -108,13 +109,16 @@ def from_lua(value: Any, depth: int = 0) -> Any:
     return converted
 
 
-def _is_array(items: list[tuple[Any, Any]]) -> bool:
+def _array_length(items: list[tuple[Any, Any]]) -> int:
+    """Return the list length a non-empty table converts to, or 0 for a dict."""
     largest = 0
     for key, _ in items:
         if type(key) is not int or key < 1:
-            return False
+            return 0
         largest = max(largest, key)
-    return largest <= SPARSE_SAFE_INDEX or largest <= SPARSE_RATIO * len(items)
+    if largest <= SPARSE_SAFE_INDEX or largest <= SPARSE_RATIO * len(items):
+        return largest
+    return 0
 
 
 def _key(key: Any) -> str:
