@@ -23,11 +23,9 @@ import asyncio
 import multiprocessing
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks import server_process
 from nanoqueue.config import StorageConfig
 from nanoqueue.scripting.engine import ScriptEngine
 from nanoqueue.storage.durability import Storage
@@ -44,7 +43,6 @@ POLICIES = ("always", "everysec", "no")
 CLIENTS = (1, 16, 128)
 BODY = "m" * 100
 PUSH = 'return db.call("bench", "push_right", ARGV[1])'
-LISTENING = re.compile(r"listening on http://[\d.]+:(\d+)")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -92,42 +90,12 @@ def load_process(url: str, sha: str, clients: int, seconds: float, out: Any) -> 
 def start_server(
     data_dir: Path, policy: str, work: Path, snapshot_interval_s: float = 3600.0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    name = data_dir.name
-    config = work / f"{name}.toml"
-    config.write_text(
+    config_text = (
         f'[storage]\nfsync = "{policy}"\n'
         f"snapshot_interval_s = {snapshot_interval_s}\n"
         f"snapshot_log_bytes = {1 << 30}\n"
     )
-    log_path = work / f"{name}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nanoqueue",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "INFO",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        match = LISTENING.search(log_path.read_text())
-        if match:
-            return process, f"http://127.0.0.1:{match.group(1)}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+    return server_process.start_server(config_text, data_dir, work, data_dir.name)
 
 
 async def prepare(url: str) -> str:

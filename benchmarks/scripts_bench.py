@@ -16,16 +16,15 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
+from benchmarks import server_process
 from nanoqueue.scripting.engine import ScriptEngine
 
 SCRIPTS = {
@@ -40,7 +39,6 @@ SCRIPTS = {
 KEYS = ["bench", "key"]
 ARGS = ["v" * 100]
 SETUP = "db.create('keyvalue', 'bench')"
-LISTENING = re.compile(r"listening on http://[\d.]+:(\d+)")
 
 
 async def in_process(seconds: float) -> dict[str, float]:
@@ -62,40 +60,8 @@ async def in_process(seconds: float) -> dict[str, float]:
 
 
 def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    config = work / "bench.toml"
-    config.write_text('[storage]\nfsync = "no"\n')
-    log_path = work / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nanoqueue",
-                "serve",
-                "--config",
-                str(config),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--data-dir",
-                str(work / "data"),
-                "--log-level",
-                "INFO",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        match = LISTENING.search(log_path.read_text())
-        if match:
-            return process, f"http://127.0.0.1:{match.group(1)}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+    config_text = '[storage]\nfsync = "no"\n'
+    return server_process.start_server(config_text, work / "data", work, "server")
 
 
 async def over_http(
