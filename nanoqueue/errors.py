@@ -66,7 +66,7 @@ class StructureExists(StoreError):
 
 
 class ScriptError(NanoqueueError):
-    """A script that failed; `rolled_back` tells whether it had changed data."""
+    """A script that failed. `rolled_back` is True if it had changed data."""
 
     code = "ScriptError"
 

@@ -36,8 +36,8 @@ STATUS: dict[type[errors.NanoqueueError], int] = {
 RequestTooLarge = errors.RequestTooLarge
 STATUS[RequestTooLarge] = 413
 
-# Queue errors in the native API; every other QueueError is a 400. The SQS
-# protocols answer 400 for all of them, as Amazon SQS does.
+# Statuses of queue errors in the native API. Every other QueueError is a
+# 400, and the SQS protocols reply 400 to all of them, as Amazon SQS does.
 STATUS.update(
     {
         queue_errors.QueueDoesNotExist: 404,
@@ -50,7 +50,7 @@ STATUS.update(
 )
 
 
-# Amazon SQS answers 403 for credentials it does not accept, and 400 for a
+# Amazon SQS replies 403 to credentials it does not accept, and 400 to a
 # signature it cannot read or one outside its time window.
 STATUS.update(
     {

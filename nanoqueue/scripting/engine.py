@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 class CommitLog(Protocol):
-    """Where committed transactions go before their callers are answered."""
+    """The log that records each committed transaction before its reply."""
 
     def append(self, committed: Committed) -> asyncio.Future[None] | None:
         """Queue a committed transaction's record for writing.
@@ -99,7 +99,7 @@ class ScriptEngine:
 
     def _log(self, committed: Committed) -> asyncio.Future[None] | None:
         # A read-only script waits for the records it may have read, so that
-        # nobody is answered with data that a crash could still take back.
+        # no reply carries data that a crash could still take back.
         if self.log is None:
             return None
         if not committed.redo:

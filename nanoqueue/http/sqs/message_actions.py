@@ -338,13 +338,13 @@ def _system_attributes(
             else None
         ),
     }
-    wanted = (
+    selected = (
         set(MESSAGE_SYSTEM_ATTRIBUTE_NAMES) if "All" in requested else set(requested)
     )
     return {
         name: value
         for name, value in values.items()
-        if name in wanted and value is not None
+        if name in selected and value is not None
     }
 
 
