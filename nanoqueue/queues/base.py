@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
+from nanoqueue.queues.coalesce import SendCoalescer
 from nanoqueue.queues.errors import QueueDoesNotExist
 from nanoqueue.queues.model import QueueAttributes
 from nanoqueue.queues.scripts import QueueScripts
@@ -50,6 +51,7 @@ class ServiceBase:
     account_id: str
     clock: Callable[[], float]
     scripts: QueueScripts
+    sends: SendCoalescer
     waiters: Waiters
     max_in_flight: int
     handle_secret: bytes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 import random
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nanoqueue.queues.base import QueueState, ServiceBase, queue_key
+from nanoqueue.queues.coalesce import VALUES_PER_MESSAGE
 from nanoqueue.queues.errors import (
     BatchRequestTooLong,
     InvalidParameterValue,
@@ -76,84 +76,71 @@ class MessageOperations(ServiceBase):
         queue = self._require(key)
         check_batch_ids([entry.entry_id for entry in entries])
         attributes = queue.attributes
-        results: list[SendResult | EntryError | None] = [None] * len(entries)
-        args: list[Any] = [key, self._now_ms(), 0]
-        accepted: list[tuple[int, SendResult]] = []
+        fifo = attributes.fifo
+        results: list[SendResult | EntryError] = []
+        values: list[Any] = []
         total_bytes = 0
         receivable = 0
-        for index, entry in enumerate(entries):
+        for entry in entries:
             try:
                 total_bytes += check_message(entry, attributes)
             except QueueError as exc:
-                results[index] = EntryError(entry.entry_id, exc.code, exc.message)
+                results.append(EntryError(entry.entry_id, exc.code, exc.message))
                 continue
+            body = entry.body
             message_id = new_message_id()
             deduplication_id = entry.deduplication_id or ""
             deduplication_key = ""
-            if attributes.fifo:
+            if fifo:
                 if not deduplication_id:
-                    deduplication_id = hashlib.sha256(entry.body.encode()).hexdigest()
+                    deduplication_id = hashlib.sha256(body.encode()).hexdigest()
                 deduplication_key = deduplication_id
                 if attributes.deduplication_scope == "messageGroup":
                     deduplication_key = f"{entry.group_id}\t{deduplication_id}"
+            result = SendResult(entry.entry_id, message_id, md5_of_body(body))
+            encoded_attributes = encoded_system_attributes = ""
+            if entry.attributes:
+                encoded_attributes = encode_attributes(entry.attributes)
+                result.md5_of_attributes = md5_of_attributes(entry.attributes)
+            if entry.system_attributes:
+                encoded_system_attributes = encode_attributes(entry.system_attributes)
+                result.md5_of_system_attributes = md5_of_system_attributes(
+                    entry.system_attributes
+                )
             payload = encode_payload(
                 message_id,
                 deduplication_id,
-                encode_attributes(entry.attributes),
-                encode_attributes(entry.system_attributes),
-                entry.body,
+                encoded_attributes,
+                encoded_system_attributes,
+                body,
             )
-            delay = "" if entry.delay_s is None else entry.delay_s
-            args += [payload, delay, entry.group_id or "", deduplication_key]
-            if (attributes.delay_s if entry.delay_s is None else entry.delay_s) == 0:
+            delay_s = entry.delay_s
+            values += [payload, "" if delay_s is None else delay_s]
+            values += [entry.group_id or "", deduplication_key]
+            if (attributes.delay_s if delay_s is None else delay_s) == 0:
                 receivable += 1
-            accepted.append(
-                (
-                    index,
-                    SendResult(
-                        entry.entry_id,
-                        message_id,
-                        md5_of_body(entry.body),
-                        md5_of_attributes(entry.attributes),
-                        md5_of_system_attributes(entry.system_attributes),
-                    ),
-                )
-            )
+            results.append(result)
         if total_bytes > MAX_BATCH_BYTES:
             raise BatchRequestTooLong(
                 f"the messages of the batch are {total_bytes} bytes long together; "
                 f"the maximum is {MAX_BATCH_BYTES}"
             )
-        if accepted:
-            args[2] = len(accepted)
-            outcomes = await self.scripts.run("send", args)
-            if outcomes is False:
-                raise self._missing(key)
-            for (index, result), (fresh, detail) in zip(accepted, outcomes):
-                results[index] = self._sent(result, fresh, detail, attributes.fifo)
-            if receivable:
-                self.waiters.notify(key, receivable)
-            if receivable < len(accepted):
-                self._note_timer(self.clock() + attributes.delay_s)
-            logger.debug(
-                "sent %d messages to %s", len(accepted), key, extra={"queue": key}
-            )
-        return [result for result in results if result is not None]
-
-    def _sent(
-        self, result: SendResult, fresh: bool, detail: Any, fifo: bool
-    ) -> SendResult:
-        if fresh:
-            seq = int(detail)
-        else:
-            _, seq_text, message_id = str(detail).split(",", 2)
-            seq = int(seq_text)
-            result = dataclasses.replace(result, message_id=message_id)
-        if fifo:
-            result = dataclasses.replace(
-                result, sequence_number=str(SEQUENCE_NUMBER_BASE + seq)
-            )
-        return result
+        if not values:
+            return results
+        outcomes = await self.sends.send(key, values, total_bytes)
+        if outcomes is False:
+            raise self._missing(key)
+        sent = iter(outcomes)
+        for item in results:
+            if type(item) is SendResult:
+                _complete(item, next(sent), fifo)
+        if receivable:
+            self.waiters.notify(key, receivable)
+        accepted = len(values) // VALUES_PER_MESSAGE
+        if receivable < accepted:
+            self._note_timer(self.clock() + attributes.delay_s)
+        logger.debug("sent %d messages to %s", accepted, key, extra={"queue": key})
+        return results
 
     async def receive(
         self,
@@ -423,6 +410,21 @@ def new_message_id() -> str:
     """
     digits = "%032x" % (random.getrandbits(128) & _UUID_CLEAR | _UUID_SET)
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _complete(result: SendResult, outcome: int | str, fifo: bool) -> None:
+    """Fill in what the send script decided for the message of `result`.
+
+    The script returns the sequence number of a new message and
+    "EXPIRES,SEQ,MESSAGE_ID" of the message that a duplicate repeats.
+    """
+    if type(outcome) is int:
+        seq = outcome
+    else:
+        _, seq_text, result.message_id = str(outcome).split(",", 2)
+        seq = int(seq_text)
+    if fifo:
+        result.sequence_number = str(SEQUENCE_NUMBER_BASE + seq)
 
 
 def _check_range(parameter: str, value: object, low: int, high: int) -> None:

@@ -385,7 +385,13 @@ class MessageAttribute:
     binary_value: bytes | None = None
 
 
-@dataclass(frozen=True)
+# The per-message records below are not frozen: a frozen dataclass sets each
+# field through object.__setattr__, which makes creating one about four
+# times slower, and the send and receive paths create them per message.
+# Nothing changes them after creation.
+
+
+@dataclass(slots=True)
 class SendEntry:
     """One message to send, with the id it has within its batch."""
 
@@ -398,7 +404,7 @@ class SendEntry:
     deduplication_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SendResult:
     """A message accepted by send; MD5 fields are None when nothing was hashed."""
 

@@ -14,6 +14,7 @@ import orjson
 
 from nanoqueue.queues import policy as policies
 from nanoqueue.queues.base import QueueState, queue_from_info, queue_key
+from nanoqueue.queues.coalesce import SendCoalescer
 from nanoqueue.queues.errors import (
     InvalidAttributeName,
     InvalidParameterValue,
@@ -81,6 +82,7 @@ class QueueService(MessageOperations):
         self.account_id = account_id
         self.clock = clock
         self.scripts = QueueScripts(engine)
+        self.sends = SendCoalescer(self.scripts, self._now_ms)
         self.waiters = Waiters()
         self._queues: dict[str, QueueState] = {}
         self._metadata_lock = asyncio.Lock()
@@ -112,6 +114,7 @@ class QueueService(MessageOperations):
             self._timer_event.set()
             await self._timer_task
             self._timer_task = None
+        await self.sends.wait_idle()
         self.waiters.notify_all()
         logger.info("queue service stopped")
 

@@ -3,8 +3,10 @@
 -- one script run, so a batch is all there or, on error, not at all.
 -- ARGV after the first three contains four values per message: payload, delay
 -- in seconds ("" for the queue's), group ID and deduplication key ("" for
--- none). Returns false when the queue does not exist, else per message
--- { true, SEQ } or, for a duplicate, { false, "EXPIRES,SEQ,MESSAGE_ID" }.
+-- none). Returns false when the queue does not exist, else per message its
+-- SEQ or, for a duplicate, the text "EXPIRES,SEQ,MESSAGE_ID" of the message
+-- it duplicates. A flat list converts to Python faster than one table per
+-- message.
 
 local key = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -35,7 +37,7 @@ for i = 1, count do
         end
     end
     if duplicate ~= nil then
-        results[i] = { false, duplicate }
+        results[i] = duplicate
     else
         if deduplication ~= "" then
             local expires = now + DEDUPLICATION_MS
@@ -50,28 +52,30 @@ for i = 1, count do
         if delay ~= "" then
             delay_ms = tonumber(delay) * 1000
         end
-        local m = {
-            state = "n",
-            seq = seq,
-            receives = 0,
-            first = 0,
-            last = 0,
-            sent = now,
-            source = "",
-            group = group,
-            payload = payload,
-        }
-        if delay_ms > 0 then
-            m.state = "d"
-            call(q.prefix .. "h", "set", seq, build_record(m))
-            call("T", "add", timer_name(q, seq), now + delay_ms)
-            delayed = delayed + 1
-        elseif q.fifo then
-            push_fresh(q, m)
+        if delay_ms == 0 and not q.fifo then
+            fresh[#fresh + 1] = fresh_record(seq, now, group, payload)
         else
-            fresh[#fresh + 1] = build_record(m)
+            local m = {
+                state = "n",
+                seq = seq,
+                receives = 0,
+                first = 0,
+                last = 0,
+                sent = now,
+                source = "",
+                group = group,
+                payload = payload,
+            }
+            if delay_ms > 0 then
+                m.state = "d"
+                call(q.prefix .. "h", "set", seq, build_record(m))
+                call("T", "add", timer_name(q, seq), now + delay_ms)
+                delayed = delayed + 1
+            else
+                push_fresh(q, m)
+            end
         end
-        results[i] = { true, seq }
+        results[i] = seq
     end
 end
 -- An empty visible queue has no sweep due, so the new front sets it.

@@ -1,0 +1,188 @@
+"""Joining concurrent sends to one queue into one run of the send script.
+
+Every script run has a fixed cost (the sandbox, the Lua and Python bridge, a
+log record, a durability wait) that is several times the cost of enqueueing
+one message. So the sends to one queue that arrive during one pass of the
+event loop run as one send script: one transaction and one log record, much
+as a database shares one fsync among the commits waiting for it. A lone
+request runs alone, one pass later.
+
+Each request still gets only its own results. When a script limit (time
+or memory) stops a joined run, each of its requests runs again alone, so one
+request's size cannot fail another. Other failures, such as a failed log
+write, fail every request of the run, as they would have failed each alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from nanoqueue.errors import ScriptError
+from nanoqueue.queues.scripts import QueueScripts
+
+logger = logging.getLogger(__name__)
+
+# A joined run carries at most this many messages and this many payload
+# bytes (SQS's limit for one batch request), so that it stays within what
+# the script limits allow a single request.
+MAX_JOINED_MESSAGES = 100
+MAX_JOINED_BYTES = 1_048_576
+
+# The send script's ARGV starts with the queue key, the time in ms and the
+# message count, followed by this many values per message.
+VALUES_PER_MESSAGE = 4
+
+
+class _Request:
+    """One caller's messages within a joined run."""
+
+    __slots__ = ("count", "future", "values")
+
+    def __init__(
+        self, values: list[Any], count: int, future: asyncio.Future[Any]
+    ) -> None:
+        self.values = values
+        self.count = count
+        self.future = future
+
+
+class _Run:
+    """The requests for one queue that will run as one send script."""
+
+    __slots__ = ("key", "messages", "payload_bytes", "requests")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.requests: list[_Request] = []
+        self.messages = 0
+        self.payload_bytes = 0
+
+    def fits(self, count: int, payload_bytes: int) -> bool:
+        return (
+            self.messages + count <= MAX_JOINED_MESSAGES
+            and self.payload_bytes + payload_bytes <= MAX_JOINED_BYTES
+        )
+
+
+class SendCoalescer:
+    """Runs the send script for the requests of one loop pass together."""
+
+    def __init__(self, scripts: QueueScripts, now_ms: Callable[[], int]) -> None:
+        self._scripts = scripts
+        self._now_ms = now_ms
+        self._open: dict[str, _Run] = {}
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def send(
+        self, key: str, values: list[Any], payload_bytes: int
+    ) -> asyncio.Future[Any]:
+        """Enqueue messages on queue `key`; return a future of the send script's result.
+
+        `values` contains VALUES_PER_MESSAGE send-script arguments per message.
+        The result is False if the queue does not exist, else one outcome
+        per message, in order. The future fails with what the send script
+        raises when it runs these messages alone.
+        """
+        loop = asyncio.get_running_loop()
+        count = len(values) // VALUES_PER_MESSAGE
+        run = self._open.get(key)
+        if run is not None and not run.fits(count, payload_bytes):
+            self._start(self._open.pop(key))
+            run = None
+        if run is None:
+            run = self._open[key] = _Run(key)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush)
+        future = loop.create_future()
+        run.requests.append(_Request(values, count, future))
+        run.messages += count
+        run.payload_bytes += payload_bytes
+        return future
+
+    async def wait_idle(self) -> None:
+        """Wait until every run started so far has finished."""
+        self._flush()
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        runs = list(self._open.values())
+        self._open.clear()
+        for run in runs:
+            self._start(run)
+
+    def _start(self, run: _Run) -> None:
+        task = asyncio.get_running_loop().create_task(self._execute(run))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, run: _Run) -> None:
+        requests = run.requests
+        if len(requests) == 1:
+            await self._execute_alone(run.key, requests[0])
+            return
+        arguments: list[Any] = [run.key, self._now_ms(), run.messages]
+        for request in requests:
+            arguments += request.values
+        try:
+            outcomes = await self._scripts.run("send", arguments)
+        except ScriptError as exc:
+            logger.info(
+                "joined send of %d requests to %s failed (%s); running each alone",
+                len(requests),
+                run.key,
+                exc.code,
+                extra={"queue": run.key},
+            )
+            for request in requests:
+                await self._execute_alone(run.key, request)
+            return
+        except Exception as exc:  # noqa: BLE001 - each caller gets it
+            _fail([request.future for request in requests], exc)
+            return
+        except asyncio.CancelledError:
+            _cancel([request.future for request in requests])
+            raise
+        start = 0
+        for request in requests:
+            end = start + request.count
+            _succeed(
+                request.future, False if outcomes is False else outcomes[start:end]
+            )
+            start = end
+
+    async def _execute_alone(self, key: str, request: _Request) -> None:
+        arguments = [key, self._now_ms(), request.count, *request.values]
+        try:
+            outcomes = await self._scripts.run("send", arguments)
+        except Exception as exc:  # noqa: BLE001 - each caller gets it
+            _fail([request.future], exc)
+            return
+        except asyncio.CancelledError:
+            _cancel([request.future])
+            raise
+        _succeed(request.future, outcomes)
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    # A caller cancelled while it waited has no future to complete, but its
+    # messages were sent, as with a client that disconnects after sending.
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(futures: list[asyncio.Future[Any]], exc: Exception) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
+
+
+def _cancel(futures: list[asyncio.Future[Any]]) -> None:
+    for future in futures:
+        future.cancel()
