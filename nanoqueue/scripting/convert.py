@@ -26,6 +26,11 @@ from nanoqueue.errors import WrongType
 
 MAX_DEPTH = 64
 
+# Types that Lua values convert to unchanged.
+_NUMBERS = frozenset({int, float, bool})
+# Python types that cross into Lua unchanged.
+_SCALARS = frozenset({int, float, bool, type(None), bytes})
+
 # lua-cjson's default thresholds for sparse arrays (encode_sparse_array
 # returns false, 2, 10). Where lua-cjson raises an error by default, a
 # sparse table here becomes an object, so {[1000] = true} gives
@@ -44,7 +49,18 @@ def to_lua(lua: lupa.LuaRuntime, value: Any) -> Any:
     if cls is str:
         return value.encode()
     if cls is list or cls is tuple:
-        return lua.table_from([to_lua(lua, item) for item in value])
+        # Script arguments are mostly flat lists of strings and numbers, so
+        # those items are converted inline instead of by a call each.
+        return lua.table_from(
+            [
+                item.encode()
+                if type(item) is str
+                else item
+                if type(item) in _SCALARS
+                else to_lua(lua, item)
+                for item in value
+            ]
+        )
     if cls is dict:
         return lua.table_from(
             {to_lua(lua, key): to_lua(lua, item) for key, item in value.items()}
@@ -92,10 +108,15 @@ def from_lua(value: Any, depth: int = 0) -> Any:
     if not items:
         return []
     length = _array_length(items)
+    if length == len(items):
+        return [
+            item if type(item) in _NUMBERS else _from_lua_item(item, depth + 1)
+            for _, item in items
+        ]
     if length:
         result: list[Any] = [None] * length
         for key, item in items:
-            result[key - 1] = from_lua(item, depth + 1)
+            result[key - 1] = _from_lua_item(item, depth + 1)
         return result
     converted: dict[str, Any] = {}
     for key, item in items:
@@ -105,12 +126,29 @@ def from_lua(value: Any, depth: int = 0) -> Any:
                 f"table has two keys that convert to {name!r}; "
                 "use either the number or the string"
             )
-        converted[name] = from_lua(item, depth + 1)
+        converted[name] = _from_lua_item(item, depth + 1)
     return converted
+
+
+def _from_lua_item(item: Any, depth: int) -> Any:
+    """Convert a table's value; strings take the short path of `from_lua`."""
+    if type(item) is bytes:
+        try:
+            return item.decode()
+        except UnicodeDecodeError:
+            return decode(item)
+    return from_lua(item, depth)
 
 
 def _array_length(items: list[tuple[Any, Any]]) -> int:
     """Return the list length a non-empty table converts to, or 0 for a dict."""
+    # Lua lists the array part of a table first and in order, so a plain
+    # list has the keys 1, 2, ... in that order.
+    for position, (key, _) in enumerate(items, 1):
+        if key != position or type(key) is not int:
+            break
+    else:
+        return len(items)
     largest = 0
     for key, _ in items:
         if type(key) is not int or key < 1:
