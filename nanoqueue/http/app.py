@@ -6,7 +6,7 @@ from aiohttp import web
 
 from nanoqueue.config import Config
 from nanoqueue.http import db_api, openapi, queues_api
-from nanoqueue.http.errors import native_errors
+from nanoqueue.http.errors import native_errors, render_router_errors
 from nanoqueue.http.keys import CONFIG, ENGINE, QUEUES
 from nanoqueue.http.sqs.handler import setup as setup_sqs
 from nanoqueue.queues.service import QueueService
@@ -21,15 +21,22 @@ def create_app(
     The caller starts and stops `queues`, since its retry task must run only
     after recovery and stop only after the last request.
     """
-    app = web.Application(
-        client_max_size=config.server.max_request_bytes,
-        middlewares=[native_errors],
-    )
+    app = web.Application(client_max_size=config.server.max_request_bytes)
     app[CONFIG] = config
     app[ENGINE] = engine
     app[QUEUES] = queues
-    app.add_routes(db_api.routes)
-    app.add_routes(queues_api.routes)
-    app.add_routes(openapi.routes)
+    for table in (db_api.routes, queues_api.routes, openapi.routes):
+        add_native_routes(app, table)
     setup_sqs(app)
+    app.on_response_prepare.append(render_router_errors)
     return app
+
+
+def add_native_routes(app: web.Application, table: web.RouteTableDef) -> None:
+    """Add the routes of `table`, each wrapped to render its errors as JSON."""
+    for route in table:
+        assert isinstance(route, web.RouteDef)
+        wrapped = native_errors(route.handler)
+        web.RouteDef(route.method, route.path, wrapped, route.kwargs).register(
+            app.router
+        )

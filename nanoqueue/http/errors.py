@@ -1,7 +1,8 @@
-"""HTTP status of each error class, and the middleware that renders errors."""
+"""HTTP status of each error class, and how native-API errors are rendered."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -88,50 +89,79 @@ def json_error(status: int, body: dict[str, object]) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def native_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Render NanoqueueError as `{"error": {...}}` and hide unexpected errors.
+def native_errors(handler: Handler) -> Handler:
+    """Wrap a route handler so that its errors reply `{"error": {...}}`.
 
-    A 5xx is logged once with its traceback; its body never carries one.
+    A NanoqueueError gets its status from STATUS. An unexpected error is a
+    500 whose body carries no detail; it and every other 5xx are logged
+    once with the traceback. create_app wraps every route this way, which
+    costs one coroutine call per request where an aiohttp middleware costs
+    two and a lookup.
     """
-    try:
-        return await handler(request)
-    except errors.NanoqueueError as exc:
-        status = status_of(exc)
-        if status >= 500:
-            logger.error(
-                "%s %s failed: %s",
-                request.method,
-                request.path,
-                exc.message,
-                exc_info=exc,
-            )
-        return json_error(status, error_body(exc))
-    except web.HTTPException as exc:
-        if exc.status == 413:
+
+    @functools.wraps(handler)
+    async def rendering(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except errors.NanoqueueError as exc:
+            status = status_of(exc)
+            if status >= 500:
+                logger.error(
+                    "%s %s failed: %s",
+                    request.method,
+                    request.path,
+                    exc.message,
+                    exc_info=exc,
+                )
+            return json_error(status, error_body(exc))
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return json_error(exc.status, http_error_body(exc))
+        except Exception as exc:
+            logger.error("%s %s failed", request.method, request.path, exc_info=exc)
             return json_error(
-                413,
+                500,
                 {
                     "error": {
-                        "code": RequestTooLarge.code,
-                        "message": exc.text or "request body too large",
+                        "code": "InternalError",
+                        "message": "internal error; see the server log",
                     }
                 },
             )
-        if exc.status >= 400:
-            code = exc.reason.replace(" ", "")
-            return json_error(
-                exc.status, {"error": {"code": code, "message": exc.reason}}
-            )
-        raise
-    except Exception as exc:
-        logger.error("%s %s failed", request.method, request.path, exc_info=exc)
-        return json_error(
-            500,
-            {
-                "error": {
-                    "code": "InternalError",
-                    "message": "internal error; see the server log",
-                }
-            },
-        )
+
+    return rendering
+
+
+def http_error_body(exc: web.HTTPException) -> dict[str, object]:
+    """Return the error body of an aiohttp HTTP error, with a code from its reason."""
+    if exc.status == 413:
+        code = RequestTooLarge.code
+        message = exc.text or "request body too large"
+    else:
+        code = exc.reason.replace(" ", "")
+        message = exc.reason
+    return {"error": {"code": code, "message": message}}
+
+
+async def render_router_errors(
+    request: web.Request, response: web.StreamResponse
+) -> None:
+    """Give the 404 and 405 replies of aiohttp's router the native JSON body.
+
+    The router raises these before any handler runs, so `native_errors`
+    cannot catch them. An `on_response_prepare` receiver runs after aiohttp
+    has set a reply's headers and before it writes them, so both the body
+    and its headers can still change.
+    """
+    if (
+        isinstance(response, web.HTTPException)
+        and response.status in (404, 405)
+        and response.content_type != "application/json"
+    ):
+        body = orjson.dumps(http_error_body(response))
+        response.body = body
+        response.content_type = "application/json"
+        # The headers, the length of the plain-text body among them, are set
+        # but not yet written.
+        response.headers["Content-Length"] = str(len(body))

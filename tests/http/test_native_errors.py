@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from nanoqueue import errors
 from nanoqueue.config import Config, ServerConfig
 from nanoqueue.http.app import create_app
-from nanoqueue.http.errors import status_of
+from nanoqueue.http.errors import native_errors, status_of
 from nanoqueue.queues import errors as queue_errors
 from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
@@ -36,8 +36,8 @@ async def client(aiohttp_client: Any) -> AsyncIterator[TestClient[Any, Any]]:
     await queues.start()
     config = dataclasses.replace(Config(), server=ServerConfig(max_request_bytes=4096))
     app = create_app(config, engine, queues)
-    app.router.add_get("/test/runtime-error", raise_runtime_error)
-    app.router.add_get("/test/storage-error", raise_storage_error)
+    app.router.add_get("/test/runtime-error", native_errors(raise_runtime_error))
+    app.router.add_get("/test/storage-error", native_errors(raise_storage_error))
     try:
         yield await aiohttp_client(app)
     finally:
@@ -155,3 +155,21 @@ async def test_wrong_method_405(client: TestClient[Any, Any]) -> None:
 
     assert response.status == 405
     assert (await response.json())["error"]["code"] == "MethodNotAllowed"
+
+
+async def test_wrong_method_405_lists_allowed(client: TestClient[Any, Any]) -> None:
+    response = await client.put("/queues/jobs")
+
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert set(response.headers["Allow"].split(",")) >= {"GET", "PATCH", "DELETE"}
+    assert (await response.json())["error"]["message"] == "Method Not Allowed"
+
+
+async def test_unknown_route_404_is_json(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/nothing/here", data=b"{}")
+
+    assert response.status == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert await response.json() == {
+        "error": {"code": "NotFound", "message": "Not Found"}
+    }
