@@ -14,59 +14,8 @@ from nanoqueue.queues.model import EntryError
 
 routes = web.RouteTableDef()
 
-
-@routes.post("/queues")
-@native_names(naming.QUEUE_ATTRIBUTES)
-async def create_queue(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
-    fields.reject_unknown_fields(body, {"name", "attributes", "tags"}, "request body")
-    name = fields.required_string(body, "name")
-    attributes = fields.queue_attributes(body, "attributes")
-    tags = fields.string_tags(body, "tags")
-    info, created = await request.app[QUEUES].create_queue(
-        name, attributes, tags=tags or None
-    )
-    response = json_response(replies.queue_info(info), status=201 if created else 200)
-    response.headers["Location"] = f"/queues/{info.name}"
-    return response
-
-
-@routes.get("/queues")
-async def list_queues(request: web.Request) -> web.Response:
-    fields.reject_unknown_parameters(request.query, {"prefix"})
-    prefix = request.query.get("prefix", "")
-    names = await request.app[QUEUES].list_queues(prefix=prefix)
-    return json_response({"queues": names})
-
-
-@routes.get("/queues/{name}")
-async def get_queue(request: web.Request) -> web.Response:
-    info = await request.app[QUEUES].get_queue(request.match_info["name"])
-    return json_response(replies.queue_info(info))
-
-
-@routes.patch("/queues/{name}")
-@native_names(naming.QUEUE_ATTRIBUTES)
-async def set_attributes(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    body = await read_json_object(request)
-    fields.reject_unknown_fields(body, {"attributes"}, "request body")
-    fields.require_field(body, "attributes", "an object of queue attributes")
-    attributes = fields.queue_attributes(body, "attributes")
-    info = await request.app[QUEUES].set_attributes(name, attributes)
-    return json_response(replies.queue_info(info))
-
-
-@routes.delete("/queues/{name}")
-async def delete_queue(request: web.Request) -> web.Response:
-    await request.app[QUEUES].delete_queue(request.match_info["name"])
-    return web.Response(status=204)
-
-
-@routes.post("/queues/{name}/purge")
-async def purge_queue(request: web.Request) -> web.Response:
-    await request.app[QUEUES].purge_queue(request.match_info["name"])
-    return web.Response(status=204)
+# The message routes come first because aiohttp tries the routes under
+# /queues in the order they were added, and these carry most requests.
 
 
 @routes.post("/queues/{name}/messages")
@@ -165,6 +114,60 @@ async def change_visibility_batch(request: web.Request) -> web.Response:
     ]
     entry_ids = [entry_id for entry_id, _, _ in entries]
     return json_response(replies.batch_results(entry_ids, results))
+
+
+@routes.post("/queues")
+@native_names(naming.QUEUE_ATTRIBUTES)
+async def create_queue(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    fields.reject_unknown_fields(body, {"name", "attributes", "tags"}, "request body")
+    name = fields.required_string(body, "name")
+    attributes = fields.queue_attributes(body, "attributes")
+    tags = fields.string_tags(body, "tags")
+    info, created = await request.app[QUEUES].create_queue(
+        name, attributes, tags=tags or None
+    )
+    response = json_response(replies.queue_info(info), status=201 if created else 200)
+    response.headers["Location"] = f"/queues/{info.name}"
+    return response
+
+
+@routes.get("/queues")
+async def list_queues(request: web.Request) -> web.Response:
+    fields.reject_unknown_parameters(request.query, {"prefix"})
+    prefix = request.query.get("prefix", "")
+    names = await request.app[QUEUES].list_queues(prefix=prefix)
+    return json_response({"queues": names})
+
+
+@routes.get("/queues/{name}")
+async def get_queue(request: web.Request) -> web.Response:
+    info = await request.app[QUEUES].get_queue(request.match_info["name"])
+    return json_response(replies.queue_info(info))
+
+
+@routes.patch("/queues/{name}")
+@native_names(naming.QUEUE_ATTRIBUTES)
+async def set_attributes(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    body = await read_json_object(request)
+    fields.reject_unknown_fields(body, {"attributes"}, "request body")
+    fields.require_field(body, "attributes", "an object of queue attributes")
+    attributes = fields.queue_attributes(body, "attributes")
+    info = await request.app[QUEUES].set_attributes(name, attributes)
+    return json_response(replies.queue_info(info))
+
+
+@routes.delete("/queues/{name}")
+async def delete_queue(request: web.Request) -> web.Response:
+    await request.app[QUEUES].delete_queue(request.match_info["name"])
+    return web.Response(status=204)
+
+
+@routes.post("/queues/{name}/purge")
+async def purge_queue(request: web.Request) -> web.Response:
+    await request.app[QUEUES].purge_queue(request.match_info["name"])
+    return web.Response(status=204)
 
 
 @routes.post("/queues/{name}/tags")
