@@ -22,22 +22,26 @@ async def read_body(request: web.Request) -> bytes:
     its Content-Encoding cannot decode.
     """
     limit = request.app[CONFIG].server.max_request_bytes
-    too_large = RequestTooLarge(
-        f"request body is larger than the limit of {limit} bytes "
-        "(server.max_request_bytes); send less or raise the limit"
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise too_large from exc
+        raise _too_large(limit) from exc
     except (HttpProcessingError, RequestPayloadError) as exc:
         encoding = request.headers.get("Content-Encoding", "none")
         raise InvalidRequest(
             f"request body cannot be read with Content-Encoding {encoding!r}; "
             "send it uncompressed or correctly encoded"
         ) from exc
+
+
+def _too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(
+        f"request body is larger than the limit of {limit} bytes "
+        "(server.max_request_bytes); send less or raise the limit"
+    )
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

@@ -71,6 +71,10 @@ def check_batch_ids(entry_ids: Sequence[str]) -> None:
 
 def check_text(text: str, what: str) -> None:
     """Raise InvalidMessageContents if `text` has a character SQS rejects."""
+    # Every printable character is in SQS's allowed ranges, and
+    # str.isprintable is much faster than the pattern on the common case.
+    if text.isprintable():
+        return
     match = _INVALID_CHARACTER.search(text)
     if match is not None:
         raise InvalidMessageContents(

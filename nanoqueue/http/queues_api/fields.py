@@ -17,15 +17,17 @@ from nanoqueue.http.body import json_type
 from nanoqueue.queues import model
 from nanoqueue.queues.model import MessageAttribute, SendEntry
 
-SEND_FIELDS = {
-    "entry_id",
-    "body",
-    "delay_seconds",
-    "attributes",
-    "group_id",
-    "deduplication_id",
-    "trace_header",
+# The JSON type of each send field; null means absent for every one of them.
+SEND_FIELD_TYPES: dict[str, type] = {
+    "entry_id": str,
+    "body": str,
+    "delay_seconds": int,
+    "attributes": dict,
+    "group_id": str,
+    "deduplication_id": str,
+    "trace_header": str,
 }
+SEND_FIELDS = set(SEND_FIELD_TYPES)
 ATTRIBUTE_FIELDS = {"data_type", "string_value", "binary_value"}
 REDRIVE_POLICY_FIELDS = {"dead_letter_queue", "max_receive_count"}
 
@@ -265,21 +267,28 @@ def _message_attribute(spec: dict[str, Any], key: str) -> MessageAttribute:
 
 
 def send_entry(spec: object, index: int | None) -> SendEntry:
-    """Read one message to send; `index` places it in a batch, None for a single send."""
-    where = "request body" if index is None else f"messages[{index}]"
-    prefix = "" if index is None else f"messages[{index}]."
-    if not isinstance(spec, dict):
-        raise InvalidRequest(f"{where} must be an object, got {json_type(spec)}")
-    # entry_id names a result within a batch, so a single send has none.
-    allowed = SEND_FIELDS if index is not None else SEND_FIELDS - {"entry_id"}
-    reject_unknown_fields(spec, allowed, where)
-    body = required_string(spec, "body", prefix)
-    entry_id = optional_string(spec, "entry_id", prefix)
-    delay_s = optional_int(spec, "delay_seconds", "seconds", prefix)
-    group_id = optional_string(spec, "group_id", prefix)
-    deduplication_id = optional_string(spec, "deduplication_id", prefix)
-    trace_header = optional_string(spec, "trace_header", prefix)
+    """Read one message to send; `index` places it in a batch, None for a single send.
 
+    One pass over the fields present checks each name and JSON type, because
+    this runs once per message sent.
+    """
+    if not isinstance(spec, dict):
+        where = "request body" if index is None else f"messages[{index}]"
+        raise InvalidRequest(f"{where} must be an object, got {json_type(spec)}")
+    for field, value in spec.items():
+        expected = SEND_FIELD_TYPES.get(field)
+        # entry_id names a result within a batch, so a single send has none.
+        if expected is None or (index is None and field == "entry_id"):
+            allowed = SEND_FIELDS if index is not None else SEND_FIELDS - {"entry_id"}
+            reject_unknown_fields(spec, allowed, _entry_where(index))
+        elif type(value) is not expected and value is not None:
+            _reject_send_field(spec, field, index)
+    body = spec.get("body")
+    if body is None:
+        body = required_string(spec, "body", _entry_prefix(index))
+    entry_id = spec.get("entry_id")
+    attributes = spec.get("attributes")
+    trace_header = spec.get("trace_header")
     system_attributes: dict[str, MessageAttribute] = {}
     if trace_header is not None:
         system_attributes["AWSTraceHeader"] = MessageAttribute(
@@ -288,12 +297,35 @@ def send_entry(spec: object, index: int | None) -> SendEntry:
     return SendEntry(
         entry_id=str(index or 0) if entry_id is None else entry_id,
         body=body,
-        delay_s=delay_s,
-        attributes=message_attributes(spec.get("attributes"), f"{prefix}attributes"),
+        delay_s=spec.get("delay_seconds"),
+        attributes=(
+            {}
+            if attributes is None
+            else message_attributes(attributes, f"{_entry_prefix(index)}attributes")
+        ),
         system_attributes=system_attributes,
-        group_id=group_id,
-        deduplication_id=deduplication_id,
+        group_id=spec.get("group_id"),
+        deduplication_id=spec.get("deduplication_id"),
     )
+
+
+def _entry_where(index: int | None) -> str:
+    return "request body" if index is None else f"messages[{index}]"
+
+
+def _entry_prefix(index: int | None) -> str:
+    return "" if index is None else f"messages[{index}]."
+
+
+def _reject_send_field(spec: dict[str, Any], field: str, index: int | None) -> None:
+    """Raise the InvalidRequest that names a send field of the wrong JSON type."""
+    prefix = _entry_prefix(index)
+    if field == "delay_seconds":
+        optional_int(spec, field, "seconds", prefix)
+    elif field == "attributes":
+        message_attributes(spec[field], f"{prefix}attributes")
+    else:
+        optional_string(spec, field, prefix)
 
 
 def delete_entries(body: dict[str, Any]) -> list[tuple[str, str]]:
