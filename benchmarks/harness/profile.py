@@ -15,6 +15,9 @@ from benchmarks.harness.server_scenarios import EVAL_SCRIPT
 from benchmarks.harness.targets import Load, Target, fill_backlog, measure, prepare
 
 LINE_NUMBER = re.compile(r":\d+\)$")
+THREAD_FRAME = re.compile(r"^thread \((?P<id>[^)]*)\)(?:: (?P<name>.*))?$")
+MAIN_THREAD = "MainThread"
+THREAD_START = "Thread._bootstrap"
 PROFILED = ("send", "batch", "cycle", "steady", "eval")
 
 
@@ -58,6 +61,9 @@ def run(scenario: str, clients: int, seconds: float, fsync: str, folder: Path) -
             "250",
             "--format",
             "raw",
+            # Each stack then starts with "thread (TID): NAME", so the event
+            # loop's main thread can be separated from the log writer.
+            "--threads",
             "--output",
             str(raw_path),
         ]
@@ -84,7 +90,8 @@ def run(scenario: str, clients: int, seconds: float, fsync: str, folder: Path) -
 def top_functions(raw: str, count: int = 25) -> str:
     """Summarise py-spy's collapsed stacks of the event loop thread.
 
-    Percentages are of the event loop's busy samples, because that one thread
+    The event loop runs on the server's main thread, under asyncio's loop or
+    uvloop alike. Percentages are of that thread's busy samples, because it
     runs every request and script; samples of other threads (the log writer
     waiting in fsync) are counted apart.
     """
@@ -98,8 +105,12 @@ def top_functions(raw: str, count: int = 25) -> str:
             continue
         weight = int(number)
         frames = [LINE_NUMBER.sub(")", frame) for frame in stack.split(";")]
-        if not any(frame.startswith("BaseEventLoop.run_forever") for frame in frames):
-            other_samples[frames[-1]] += weight
+        thread, frames = _split_thread(frames)
+        if not frames:
+            continue
+        if not _is_main_thread(thread, frames):
+            prefix = f"[{thread}] " if thread else ""
+            other_samples[prefix + frames[-1]] += weight
             continue
         loop_samples += weight
         own[frames[-1]] += weight
@@ -128,6 +139,28 @@ def top_functions(raw: str, count: int = 25) -> str:
         _share(frame, n, loop_samples) for frame, n in other_samples.most_common(5)
     ]
     return "\n".join(lines)
+
+
+def _split_thread(frames: list[str]) -> tuple[str, list[str]]:
+    """Return the thread name of a `--threads` stack and the frames below it.
+
+    py-spy 0.4.3 writes the thread as "thread (TID): NAME". The name is ""
+    for a stack recorded without `--threads`, and the thread id where
+    py-spy gives no name.
+    """
+    match = THREAD_FRAME.match(frames[0])
+    if match is None:
+        return "", frames
+    return match.group("name") or match.group("id"), frames[1:]
+
+
+def _is_main_thread(thread: str, frames: list[str]) -> bool:
+    # Python names its main thread MainThread. Without that name, a thread
+    # started by the threading module has Thread._bootstrap at the bottom of
+    # every stack, and the main thread never has.
+    if thread == MAIN_THREAD:
+        return True
+    return not frames[0].startswith(THREAD_START)
 
 
 def _share(frame: str, samples: int, of: int) -> str:
