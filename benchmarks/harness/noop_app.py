@@ -1,14 +1,17 @@
 """The no-op peer: an aiohttp app that returns a fixed reply to every request.
 
 It is the ceiling of nanoqueue's HTTP stack (aiohttp on one event loop, one
-core), so each nanoqueue figure is also stated as a fraction of it. Every
-reply carries one message in both the native and the SQS JSON shape, so the
-same receive and delete loop drives it as drives a real queue.
+core), so each nanoqueue figure is also stated as a fraction of it. It runs
+on the same event loop as `nanoqueue serve`: uvloop where it is installed,
+else asyncio's default loop. Every reply carries one message in both the
+native and the SQS JSON shape, so the same receive and delete loop drives it
+as drives a real queue.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 from aiohttp import web
 
@@ -30,13 +33,31 @@ def create_app() -> web.Application:
     return app
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """Create the loop nanoqueue's `event_loop_factory` picks: uvloop, else asyncio's.
+
+    The choice is repeated here instead of imported, so that the no-op app
+    does not load nanoqueue's code.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
     web.run_app(
-        create_app(), host=options.host, port=options.port, access_log=None, print=None
+        create_app(),
+        host=options.host,
+        port=options.port,
+        access_log=None,
+        print=None,
+        loop=new_event_loop(),
     )
 
 

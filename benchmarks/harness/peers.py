@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness.procstat import event_loop_name
+
 logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
@@ -50,9 +52,14 @@ class Server:
     """A child process serving on 127.0.0.1:port with a temporary directory."""
 
     name = "server"
+    # True for the Python servers that pick their asyncio event loop at start.
+    has_event_loop = False
 
     def __init__(self) -> None:
         self.port = 0
+        # "uvloop", "asyncio" or "unknown" once a server with an event loop has
+        # started, as procstat.event_loop_name found it.
+        self.event_loop = ""
         self.process: subprocess.Popen[bytes] | None = None
         self.directory = Path(tempfile.mkdtemp(prefix=f"nqbench-{self.name}-"))
         self.log_path = self.directory / "server.log"
@@ -109,6 +116,8 @@ class Server:
                     f"within {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}"
                 )
             time.sleep(0.05)
+        if self.has_event_loop:
+            self.event_loop = event_loop_name(self.pid)
         logger.info("started %s on %s (pid %d)", self.name, self.url, self.pid)
 
     def stop(self) -> None:
@@ -220,6 +229,7 @@ class NanoqueueServer(Server):
     """`nanoqueue serve` with a generated config file."""
 
     name = "nanoqueue"
+    has_event_loop = True
 
     def __init__(
         self, fsync: str = "always", storage: dict[str, Any] | None = None
@@ -278,6 +288,7 @@ class NoopServer(Server):
     """The no-op aiohttp app of benchmarks/harness/noop_app.py."""
 
     name = "noop"
+    has_event_loop = True
 
     def command(self) -> list[str]:
         return [

@@ -35,6 +35,24 @@ def runqueue_wait_s(pid: int) -> float:
         return 0.0
 
 
+def event_loop_name(pid: int) -> str:
+    """Return "uvloop" if `pid` has uvloop's extension module mapped, else "asyncio".
+
+    nanoqueue and the no-op app import uvloop only to run on its loop, so a
+    mapped uvloop module means that loop runs. Read it once the server
+    accepts connections, because the import happens before the loop starts.
+    Returns "unknown" where the map cannot be read.
+    """
+    try:
+        with open(f"/proc/{pid}/maps") as file:
+            for line in file:
+                if "/uvloop/" in line:
+                    return "uvloop"
+    except OSError:
+        return "unknown"
+    return "asyncio"
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """Return VmRSS and VmHWM (peak resident set) of `pid` in KiB."""
     figures: dict[str, int] = {}

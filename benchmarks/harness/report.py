@@ -21,6 +21,7 @@ from benchmarks.harness.targets import Row
 ROOT = Path(__file__).resolve().parents[2]
 DETAIL_KEYS = (
     "role",
+    "event_loop",
     "rate_per_s",
     "sent_per_s",
     "received_per_s",
@@ -77,7 +78,7 @@ def _git(*args: str) -> str:
 
 def _versions() -> dict[str, str]:
     versions = {}
-    for package in ("aiohttp", "lupa", "orjson", "moto", "redis"):
+    for package in ("aiohttp", "uvloop", "lupa", "orjson", "moto", "redis"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -100,6 +100,7 @@ def run_longpoll(options: Options) -> ScenarioResult:
             row.error_samples = load.error_samples
             row.server = monitor.usage.to_json() if monitor.usage else {}
             row.extra["connections_at_start"] = monitor.connections_at_start
+            row.extra["event_loop"] = server.event_loop
             result.rows.append(row)
     for row in result.rows:
         cores = row.server.get("cpu_cores", 0.0)

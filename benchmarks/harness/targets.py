@@ -244,6 +244,8 @@ def measure(prepared: Prepared, load: Load, warmup_s: float = 1.0) -> Row:
         if row.requests_per_s:
             cpu_us = monitor.usage.cpu_cores / row.requests_per_s * 1e6
             row.extra["server_cpu_us_per_request"] = round(cpu_us, 1)
+    if prepared.server.event_loop:
+        row.extra["event_loop"] = prepared.server.event_loop
     # Other work on a shared machine moves every figure, so each row keeps
     # the load average at its end.
     row.extra["load_average"] = float(Path("/proc/loadavg").read_text().split()[0])

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+
+import pytest
 
 from benchmarks.harness import procstat, wrk
 from benchmarks.harness.histogram import Histogram
@@ -50,6 +54,30 @@ def test_memory_reports_rss_and_peak() -> None:
     figures = procstat.memory_kib(os.getpid())
     assert figures["VmRSS"] > 0
     assert figures["VmHWM"] >= figures["VmRSS"]
+
+
+def event_loop_of_child(code: str) -> str:
+    """Run `code` in a child Python, then read its event loop name while it waits."""
+    with subprocess.Popen(
+        [sys.executable, "-c", f"{code}; print(1, flush=True); input()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            child.stdout.readline()
+            return procstat.event_loop_name(child.pid)
+        finally:
+            child.kill()
+
+
+def test_event_loop_name_finds_uvloop() -> None:
+    pytest.importorskip("uvloop")
+    assert event_loop_of_child("import uvloop") == "uvloop"
+
+
+def test_event_loop_name_without_uvloop() -> None:
+    assert event_loop_of_child("import asyncio") == "asyncio"
 
 
 def test_lua_string_escapes_quotes_and_bytes() -> None:
