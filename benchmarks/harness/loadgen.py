@@ -15,8 +15,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
@@ -81,6 +82,14 @@ def _shares(total: int, parts: int) -> list[int]:
     ]
 
 
+class Timed(Protocol):
+    """The parts of a plan that the progress bar and the CPU monitor follow."""
+
+    seconds: float
+    warmup_s: float
+    operations: int | None
+
+
 def run(
     plan: LoadPlan, label: str = "", monitor: UsageMonitor | None = None
 ) -> LoadResult:
@@ -92,31 +101,44 @@ def run(
     """
     processes = plan.processes or os.cpu_count() or 1
     processes = max(1, min(processes, plan.clients))
-    context = multiprocessing.get_context("spawn")
     clients = _shares(plan.clients, processes)
     operations = (
         _shares(plan.operations, processes)
         if plan.operations is not None
         else [None] * processes
     )
-    counters = [context.RawValue("q", 0) for _ in range(processes)]
+    rate = plan.rate_per_s / processes if plan.rate_per_s else None
+    arguments = [
+        (plan, clients[index], operations[index], rate) for index in range(processes)
+    ]
+    results = run_processes(plan, _worker_main, arguments, label, monitor)
+    return _merge(results, processes)
+
+
+def run_processes(
+    plan: Timed,
+    target: Callable[..., None],
+    arguments: list[tuple[Any, ...]],
+    label: str,
+    monitor: UsageMonitor | None,
+) -> list[dict[str, Any]]:
+    """Run `target` in one process per entry of `arguments`; return what each sent.
+
+    Each process is called with its arguments followed by an operation
+    counter, an event that starts all of them together, and a pipe on which
+    it sends "ready" and then its result. A process that fails to start
+    raises RuntimeError.
+    """
+    context = multiprocessing.get_context("spawn")
+    counters = [context.RawValue("q", 0) for _ in arguments]
     go = context.Event()
     pipes = []
     workers = []
-    for index in range(processes):
+    for index, worker_arguments in enumerate(arguments):
         receiver, sender = context.Pipe(duplex=False)
-        rate = plan.rate_per_s / processes if plan.rate_per_s else None
         worker = context.Process(
-            target=_worker_main,
-            args=(
-                plan,
-                clients[index],
-                operations[index],
-                rate,
-                counters[index],
-                go,
-                sender,
-            ),
+            target=target,
+            args=(*worker_arguments, counters[index], go, sender),
             daemon=True,
         )
         worker.start()
@@ -128,14 +150,13 @@ def run(
             _wait_ready(pipe)
         go.set()
         _show_progress(plan, counters, pipes, label, monitor)
-        results = [pipe.recv() for pipe in pipes]
+        return [pipe.recv() for pipe in pipes]
     finally:
         for worker in workers:
             worker.join(5)
             if worker.is_alive():
                 worker.kill()
                 worker.join()
-    return _merge(results, processes)
 
 
 def _wait_ready(pipe: multiprocessing.connection.Connection) -> None:
@@ -149,7 +170,7 @@ def _wait_ready(pipe: multiprocessing.connection.Connection) -> None:
 
 
 def _show_progress(
-    plan: LoadPlan,
+    plan: Timed,
     counters: list[Any],
     pipes: list[Any],
     label: str,

@@ -11,9 +11,10 @@ as drives a real queue.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from aiohttp import web
+
+from benchmarks.harness.eventloop import new_event_loop
 
 REPLY = (
     b'{"id":"0","md5_of_body":"0","MessageId":"0","MD5OfMessageBody":"0",'
@@ -31,19 +32,6 @@ def create_app() -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", answer)
     return app
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """Create the loop nanoqueue's `event_loop_factory` picks: uvloop, else asyncio's.
-
-    The choice is repeated here instead of imported, so that the no-op app
-    does not load nanoqueue's code.
-    """
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def main() -> None:
