@@ -85,9 +85,14 @@ def _shares(total: int, parts: int) -> list[int]:
 class Timed(Protocol):
     """The parts of a plan that the progress bar and the CPU monitor follow."""
 
-    seconds: float
-    warmup_s: float
-    operations: int | None
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def warmup_s(self) -> float: ...
+
+    @property
+    def operations(self) -> int | None: ...
 
 
 def run(
@@ -112,7 +117,7 @@ def run(
         (plan, clients[index], operations[index], rate) for index in range(processes)
     ]
     results = run_processes(plan, _worker_main, arguments, label, monitor)
-    return _merge(results, processes)
+    return merge(results, processes)
 
 
 def run_processes(
@@ -212,7 +217,8 @@ def _show_progress(
         monitor.stop()
 
 
-def _merge(results: list[dict[str, Any]], processes: int) -> LoadResult:
+def merge(results: list[dict[str, Any]], processes: int) -> LoadResult:
+    """Merge the results that worker processes sent; raise a worker's failure."""
     histogram = Histogram()
     samples: list[str] = []
     slow: list[tuple[float, float]] = []

@@ -65,11 +65,16 @@ class Recorder:
         scheduled, self.scheduled_at = self.scheduled_at, None
         return scheduled if scheduled is not None else time.perf_counter()
 
-    def done(self, started: float, ok: bool, error: str = "") -> None:
+    def done(
+        self, started: float, ok: bool, error: str = "", finished: float | None = None
+    ) -> None:
+        """Record one request from `started` to `finished` (now if None), perf_counter seconds."""
         if not self.recording:
             return
         self.requests += 1
-        latency_us = (time.perf_counter() - started) * 1e6
+        if finished is None:
+            finished = time.perf_counter()
+        latency_us = (finished - started) * 1e6
         self.histogram.record(latency_us)
         if latency_us > SLOW_US and len(self.slow) < SLOW_SAMPLES:
             self.slow.append((time.time(), latency_us))
