@@ -448,7 +448,11 @@ class RawPlan:
     connections: int
     seconds: float = 10.0
     warmup_s: float = 1.0
-    processes: int = 0  # 0 means one per core
+    # One process leaves the other core to the server. In alternating runs
+    # against nanoqueue at 1,500 sends/s on the 2-core machine described in
+    # benchmarks/README.md, one process spent about 75 µs of CPU per request
+    # and two about 95 µs. 0 means one per core.
+    processes: int = 1
     messages_per_request: int = 1
 
     @property

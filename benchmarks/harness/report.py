@@ -29,6 +29,8 @@ DETAIL_KEYS = (
     "snapshots",
     "connections_at_start",
     "server_cpu_us_per_request",
+    "generator_cpu_us_per_request",
+    "send_lag_p99_ms",
     "load_average",
     "bytes_per_message",
     "overhead_bytes_per_message",

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.harness import loadgen, wrk
+from benchmarks.harness import loadgen, rawhttp, wrk
 from benchmarks.harness.peers import (
     HOST,
     MotoServer,
@@ -87,7 +87,7 @@ class Load:
 class Target:
     peer: str
     protocol: str  # "native", "sqs" or "redis"
-    generator: str  # "wrk" or "python"
+    generator: str  # "wrk", "python" or "raw"
     queue: str = "bench"
 
     @property
@@ -117,7 +117,7 @@ class Row:
     server: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     skipped: str = ""
-    # Requests of the Python generator slower than 20 ms: (Unix time, µs).
+    # Requests of the Python or raw generator slower than 20 ms: (Unix time, µs).
     slow_requests: list[tuple[float, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -235,6 +235,8 @@ def measure(prepared: Prepared, load: Load, warmup_s: float = 1.0) -> Row:
     monitor = UsageMonitor(prepared.server.pid)
     if target.generator == "wrk":
         _measure_wrk(prepared, load, warmup_s, monitor, row)
+    elif target.generator == "raw":
+        _measure_raw(prepared, load, warmup_s, monitor, row)
     else:
         _measure_python(prepared, load, warmup_s, monitor, row)
     if monitor.usage is not None:
@@ -252,13 +254,19 @@ def measure(prepared: Prepared, load: Load, warmup_s: float = 1.0) -> Row:
     return row
 
 
-def _wrk_load(prepared: Prepared, load: Load) -> wrk.WrkLoad:
-    if load.action == "request":
-        return wrk.WrkLoad("static", send=load.request)
+def _send_request(prepared: Prepared, load: Load) -> HttpRequest:
+    """Return the single or batch send request of `load`, with random bodies."""
     protocol = prepared.protocol
     assert protocol is not None
     bodies = [make_body(load.body_size) for _ in range(load.batch)]
-    send = protocol.send_batch(bodies) if load.batch > 1 else protocol.send(bodies[0])
+    return protocol.send_batch(bodies) if load.batch > 1 else protocol.send(bodies[0])
+
+
+def _wrk_load(prepared: Prepared, load: Load) -> wrk.WrkLoad:
+    if load.action == "request":
+        return wrk.WrkLoad("static", send=load.request)
+    send = _send_request(prepared, load)
+    protocol = prepared.protocol
     if load.action == "send":
         return wrk.WrkLoad("static", send=send, messages_per_send=load.batch)
     if load.action == "cycle":
@@ -317,6 +325,52 @@ def _measure_wrk(
     if result.get("receives") and empty > 0:
         row.extra["empty_receives"] = empty
     row.extra["wrk_threads"] = result["threads"]
+
+
+def _measure_raw(
+    prepared: Prepared, load: Load, warmup_s: float, monitor: UsageMonitor, row: Row
+) -> None:
+    if load.rate_per_s is None:
+        raise ValueError("the raw generator needs a rate; it runs only paced loads")
+    if load.action == "request" and load.request is not None:
+        request, messages_per_request = load.request, 1
+    elif load.action == "send":
+        request, messages_per_request = _send_request(prepared, load), load.batch
+    else:
+        raise ValueError(
+            f"the raw generator sends one fixed request; it cannot run {load.action!r}"
+        )
+
+    plan = rawhttp.RawPlan(
+        prepared.url,
+        request,
+        load.rate_per_s,
+        load.clients,
+        seconds=load.seconds,
+        warmup_s=warmup_s,
+        messages_per_request=messages_per_request,
+    )
+    result = rawhttp.run(plan, label=prepared.target.label, monitor=monitor)
+
+    figures = result.load.to_json()
+    row.requests_per_s = figures["requests_per_s"]
+    row.messages_per_s = figures["messages_per_s"]
+    row.latency_ms = figures["latency_ms"]
+    row.errors = result.load.errors
+    row.error_samples = result.load.error_samples
+    row.slow_requests = result.load.slow
+
+    row.extra["generator_processes"] = result.load.processes
+    row.extra["generator_event_loop"] = result.event_loop
+    # The generator's own CPU per request, next to the server's, shows
+    # whether the generator limited the run.
+    row.extra["generator_cpu_us_per_request"] = round(result.cpu_us_per_request, 1)
+    row.extra["generator_cpu_cores"] = round(result.cpu_s / load.seconds, 3)
+    lag_ms = {
+        key: round(value, 3) for key, value in result.send_lag.summary_ms().items()
+    }
+    row.extra["send_lag_ms"] = lag_ms
+    row.extra["send_lag_p99_ms"] = lag_ms["p99"]
 
 
 def _measure_python(
