@@ -245,14 +245,12 @@ class OpenLoopSender:
         payload: bytes,
         interval_s: float,
         recorder: Recorder,
-        messages_per_request: int = 1,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.payload = payload
         self.interval_s = interval_s
         self.recorder = recorder
         self.recorder.recording = True
-        self.messages_per_request = messages_per_request
         self.clock = clock
         self.first = self.measure_from = self.deadline = 0.0
         self.slot = 0
@@ -273,9 +271,12 @@ class OpenLoopSender:
         self.first, self.measure_from, self.deadline = first, measure_from, deadline
 
     def add_connection(self, connection: RawConnection) -> None:
-        """Give a new or freed connection the oldest waiting request, or keep it idle."""
-        if connection not in self.connections:
-            self.connections.append(connection)
+        """Add a new connection to the pool."""
+        self.connections.append(connection)
+        self._release(connection)
+
+    def _release(self, connection: RawConnection) -> None:
+        # A free connection takes the oldest waiting request at once.
         if self.waiting:
             self._send(connection, self.waiting.popleft())
         else:
@@ -318,7 +319,7 @@ class OpenLoopSender:
             error = f"HTTP {response.status}: {response.body[:200]!r}"
             self._record(planned, finished, False, error)
         if connection.reusable:
-            self.add_connection(connection)
+            self._release(connection)
         self._check_drained()
 
     def on_lost(
@@ -547,7 +548,6 @@ async def _worker(
         format_request(plan.request, f"{host}:{port}"),
         1 / rate_per_s,
         recorder,
-        plan.messages_per_request,
     )
 
     for _ in range(connections):
