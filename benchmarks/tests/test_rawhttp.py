@@ -7,14 +7,14 @@ import asyncio
 import pytest
 
 from benchmarks.harness import rawhttp
-from benchmarks.harness.protocols import HttpRequest, NativeProtocol
-from benchmarks.harness.rawhttp import (
-    OpenLoopSender,
+from benchmarks.harness.http1 import (
     Response,
     ResponseError,
     ResponseParser,
     format_request,
 )
+from benchmarks.harness.protocols import HttpRequest, NativeProtocol
+from benchmarks.harness.rawhttp import OpenLoopSender
 from benchmarks.harness.workloads import Recorder
 
 OK = (
