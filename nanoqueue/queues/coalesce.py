@@ -2,10 +2,16 @@
 
 Every script run has a fixed cost (the sandbox, the Lua and Python bridge, a
 log record, a durability wait) that is several times the cost of enqueueing
-one message. So the sends to one queue that arrive during one pass of the
-event loop run as one send script: one transaction and one log record, much
-as a database shares one fsync among the commits waiting for it. A lone
-request runs alone, one pass later.
+one message. So the sends to one queue that arrive close together run as one
+send script: one transaction and one log record, much as a database shares
+one fsync among the commits waiting for it.
+
+A run starts one pass of the event loop after its first request, or, while
+the log is still writing earlier commits, once that write is done. Requests
+that arrive meanwhile join it. Waiting costs them little, because their log
+records could not have been written before that write ended anyway, and it
+keeps the server from running one script per request at moderate load. A
+lone request on an idle server runs one pass later.
 
 Each request still gets only its own results. When a script limit (time
 or memory) stops a joined run, each of its requests runs again alone, so one
@@ -20,7 +26,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from nanoqueue.errors import ScriptError
+from nanoqueue.errors import ScriptError, StorageError
 from nanoqueue.queues.scripts import QueueScripts
 
 logger = logging.getLogger(__name__)
@@ -68,14 +74,15 @@ class _Run:
 
 
 class SendCoalescer:
-    """Runs the send script for the requests of one loop pass together."""
+    """Runs the send script once for the requests to a queue that arrive together."""
 
     def __init__(self, scripts: QueueScripts, now_ms: Callable[[], int]) -> None:
         self._scripts = scripts
         self._now_ms = now_ms
+        # The run of each queue that still takes requests.
         self._open: dict[str, _Run] = {}
-        self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def send(
         self, key: str, values: list[Any], payload_bytes: int
@@ -87,17 +94,22 @@ class SendCoalescer:
         per message, in order. The future fails with what the send script
         raises when it runs these messages alone.
         """
-        loop = asyncio.get_running_loop()
+        # Looking the loop up once is cheaper than a get_running_loop call
+        # per request.
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
         count = len(values) // VALUES_PER_MESSAGE
         run = self._open.get(key)
         if run is not None and not run.fits(count, payload_bytes):
-            self._start(self._open.pop(key))
+            # A full run takes no more requests, and its task runs it as it is.
+            del self._open[key]
             run = None
         if run is None:
             run = self._open[key] = _Run(key)
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                loop.call_soon(self._flush)
+            task = loop.create_task(self._execute(run))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         future = loop.create_future()
         run.requests.append(_Request(values, count, future))
         run.messages += count
@@ -106,23 +118,25 @@ class SendCoalescer:
 
     async def wait_idle(self) -> None:
         """Wait until every run started so far has finished."""
-        self._flush()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        runs = list(self._open.values())
-        self._open.clear()
-        for run in runs:
-            self._start(run)
-
-    def _start(self, run: _Run) -> None:
-        task = asyncio.get_running_loop().create_task(self._execute(run))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _wait_for_log(self) -> None:
+        written = self._scripts.engine.durable()
+        if written is None:
+            return
+        try:
+            await written
+        except StorageError:
+            # The failed commits were reverted, and this run writes anew.
+            pass
 
     async def _execute(self, run: _Run) -> None:
+        # The task's first step comes one pass after the request that opened
+        # the run, so every request of that pass has joined by then.
+        await self._wait_for_log()
+        if self._open.get(run.key) is run:
+            del self._open[run.key]
         requests = run.requests
         if len(requests) == 1:
             await self._execute_alone(run.key, requests[0])

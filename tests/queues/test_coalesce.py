@@ -206,3 +206,65 @@ async def test_stop_waits_for_started_runs(service: QueueService) -> None:
 
     assert pending.done()
     assert isinstance(pending.result(), SendResult)
+
+
+class HeldLog:
+    """A commit log whose writes, while held, complete only when released."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.pending: list[asyncio.Future[None]] = []
+
+    def append(self, committed: Any) -> asyncio.Future[None] | None:
+        if not self.held:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        return future
+
+    def barrier(self) -> asyncio.Future[None] | None:
+        if not self.pending:
+            return None
+        return self.pending[-1]
+
+    def set_failure_handler(self, handler: Any) -> None:
+        pass
+
+    def rewind(self, revert: Any) -> int:
+        return 0
+
+    def write(self) -> None:
+        for future in self.pending:
+            future.set_result(None)
+        self.pending.clear()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_sends_during_log_write_join_next_run() -> None:
+    log = HeldLog()
+    queue_service = QueueService(ScriptEngine(log=log))
+    await queue_service.start()
+    await queue_service.create_queue("work", {})
+    runs = SendRuns(queue_service)
+    log.held = True
+
+    first = asyncio.ensure_future(send(queue_service, "first"))
+    await settle()
+    assert runs.sizes == [1]
+    later = [asyncio.ensure_future(send(queue_service, f"m{i}")) for i in range(2)]
+    await settle()
+    last = asyncio.ensure_future(send(queue_service, "last"))
+    await settle()
+    assert runs.sizes == [1]
+    log.write()
+    await settle()
+    log.write()
+    results = await asyncio.gather(first, *later, last)
+
+    assert runs.sizes == [1, 3]
+    assert all(isinstance(result, SendResult) for result in results)
+    await queue_service.stop()
