@@ -7,10 +7,20 @@ byte for byte.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Mapping
 from typing import Protocol
+
+try:
+    # CPython's built-in MD5 took about half the time of hashlib's OpenSSL
+    # one for a 100-byte body (0.38 against 0.72 µs with timeit on the
+    # machine in benchmarks/README.md). _md5 is a private CPython module, so
+    # interpreters or builds without it use hashlib.
+    from _md5 import md5 as _new_md5  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - the CPython builds tested have _md5
+    _new_md5 = functools.partial(hashlib.md5, usedforsecurity=False)
 
 # SQS marks how each value travels: as text (String, Number and their custom
 # suffixes such as `Number.float`) or as raw bytes (Binary and its suffixes).
@@ -33,7 +43,8 @@ class AttributeValue(Protocol):
 
 def md5_of_body(body: str) -> str:
     """Return the hex MD5 of the UTF-8 encoding of `body`."""
-    return hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
+    digest: str = _new_md5(body.encode("utf-8")).hexdigest()
+    return digest
 
 
 def md5_of_attributes(attributes: Mapping[str, AttributeValue]) -> str | None:

@@ -47,6 +47,9 @@ def check_batch_ids(entry_ids: Sequence[str]) -> None:
     Raises EmptyBatchRequest, TooManyEntriesInBatchRequest,
     InvalidBatchEntryId or BatchEntryIdsNotDistinct.
     """
+    if len(entry_ids) == 1:
+        _check_entry_id(entry_ids[0])
+        return
     if not entry_ids:
         raise EmptyBatchRequest("the batch request has no entries; send 1 to 10")
     if len(entry_ids) > MAX_BATCH_ENTRIES:
@@ -56,17 +59,21 @@ def check_batch_ids(entry_ids: Sequence[str]) -> None:
         )
     seen: set[str] = set()
     for entry_id in entry_ids:
-        if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
-            raise InvalidBatchEntryId(
-                f"invalid batch entry ID {entry_id!r}; use 1 to 80 letters, "
-                "digits, hyphens and underscores"
-            )
+        _check_entry_id(entry_id)
         if entry_id in seen:
             raise BatchEntryIdsNotDistinct(
                 f"batch entry ID {entry_id!r} appears more than once; "
                 "give each entry its own ID"
             )
         seen.add(entry_id)
+
+
+def _check_entry_id(entry_id: object) -> None:
+    if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
+        raise InvalidBatchEntryId(
+            f"invalid batch entry ID {entry_id!r}; use 1 to 80 letters, "
+            "digits, hyphens and underscores"
+        )
 
 
 def check_text(text: str, what: str) -> None:
@@ -208,18 +215,29 @@ def check_message(entry: SendEntry, attributes: QueueAttributes) -> int:
 
     Raises the QueueError SQS gives for the first rule the message breaks.
     """
-    if not isinstance(entry.body, str) or entry.body == "":
+    body = entry.body
+    if not isinstance(body, str) or body == "":
         raise MissingParameter("the message body is missing; send 1 or more characters")
-    check_text(entry.body, "the message body")
-    check_attributes(entry.attributes)
-    check_system_attributes(entry.system_attributes)
-    size = len(entry.body.encode()) + attributes_size(entry.attributes)
+    check_text(body, "the message body")
+    # An ASCII string has one byte per character, and isascii costs nothing.
+    size = len(body) if body.isascii() else len(body.encode())
+    if entry.attributes:
+        check_attributes(entry.attributes)
+        size += attributes_size(entry.attributes)
+    if entry.system_attributes:
+        check_system_attributes(entry.system_attributes)
     if size > attributes.max_message_bytes:
         raise MessageTooLong(
             f"the message is {size} bytes long with its attributes; the queue's "
             f"maximum is {attributes.max_message_bytes} bytes"
         )
-    _check_delay_and_fifo(entry, attributes)
+    if (
+        attributes.fifo
+        or entry.delay_s is not None
+        or entry.group_id is not None
+        or entry.deduplication_id is not None
+    ):
+        _check_delay_and_fifo(entry, attributes)
     return size
 
 
