@@ -134,9 +134,14 @@ class SendCoalescer:
     async def _execute(self, run: _Run) -> None:
         # The task's first step comes one pass after the request that opened
         # the run, so every request of that pass has joined by then.
-        await self._wait_for_log()
-        if self._open.get(run.key) is run:
-            del self._open[run.key]
+        try:
+            await self._wait_for_log()
+        except asyncio.CancelledError:
+            _cancel([request.future for request in run.requests])
+            raise
+        finally:
+            if self._open.get(run.key) is run:
+                del self._open[run.key]
         requests = run.requests
         if len(requests) == 1:
             await self._execute_alone(run.key, requests[0])

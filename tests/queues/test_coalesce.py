@@ -225,7 +225,9 @@ class HeldLog:
     def barrier(self) -> asyncio.Future[None] | None:
         if not self.pending:
             return None
-        return self.pending[-1]
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        return future
 
     def set_failure_handler(self, handler: Any) -> None:
         pass
@@ -235,7 +237,8 @@ class HeldLog:
 
     def write(self) -> None:
         for future in self.pending:
-            future.set_result(None)
+            if not future.done():
+                future.set_result(None)
         self.pending.clear()
 
 
@@ -267,4 +270,28 @@ async def test_sends_during_log_write_join_next_run() -> None:
 
     assert runs.sizes == [1, 3]
     assert all(isinstance(result, SendResult) for result in results)
+    await queue_service.stop()
+
+
+async def test_cancelled_run_cancels_its_senders() -> None:
+    log = HeldLog()
+    queue_service = QueueService(ScriptEngine(log=log))
+    await queue_service.start()
+    await queue_service.create_queue("work", {})
+    log.held = True
+    first = asyncio.ensure_future(send(queue_service, "first"))
+    await settle()
+    running = set(queue_service.sends._tasks)
+    waiting = asyncio.ensure_future(send(queue_service, "waiting"))
+    await settle()
+
+    (held_run,) = queue_service.sends._tasks - running
+    held_run.cancel()
+    await settle()
+
+    assert waiting.cancelled()
+    log.write()
+    assert isinstance(await first, SendResult)
+    log.held = False
+    assert isinstance(await send(queue_service, "after"), SendResult)
     await queue_service.stop()
