@@ -148,8 +148,20 @@ def queue_targets(with_sqs_noop: bool = False) -> list[Target]:
 
 
 def comparisons(rows: list[Row]) -> list[dict[str, Any]]:
-    """Return each nanoqueue row's ratio to every peer row of the same generator."""
+    """Return each nanoqueue row's ratio to the peer rows of the same load.
+
+    A peer row counts when it has the same generator, batch size and number
+    of clients. Where a scenario has several client counts, the labels name
+    them.
+    """
     ratios: list[dict[str, Any]] = []
+    several_counts = len({row.clients for row in rows if not row.skipped}) > 1
+
+    def label(row: Row) -> str:
+        if not several_counts:
+            return row.target
+        return f"{row.target}, {row.clients} client{'' if row.clients == 1 else 's'}"
+
     for ours in rows:
         if ours.peer != "nanoqueue" or ours.skipped or not ours.messages_per_s:
             continue
@@ -161,6 +173,7 @@ def comparisons(rows: list[Row]) -> list[dict[str, Any]]:
                 theirs.peer == "nanoqueue"
                 or theirs.skipped
                 or theirs.generator != ours.generator
+                or theirs.clients != ours.clients
                 or theirs.extra.get("batch") != ours.extra.get("batch")
             ):
                 continue
@@ -181,8 +194,8 @@ def comparisons(rows: list[Row]) -> list[dict[str, Any]]:
                 kind = "times the peer's messages/s"
             ratios.append(
                 {
-                    "nanoqueue": ours.target,
-                    "peer": theirs.target,
+                    "nanoqueue": label(ours),
+                    "peer": label(theirs),
                     "kind": kind,
                     "ratio": ratio,
                 }

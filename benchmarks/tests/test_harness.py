@@ -117,3 +117,27 @@ def test_comparisons_pair_same_generator() -> None:
     ratios = comparisons(rows)
     assert len(ratios) == 1
     assert ratios[0]["ratio"] == 0.6
+
+
+def test_comparisons_pair_same_clients() -> None:
+    rows = [
+        Row("noop", "noop", "native", "wrk", clients, requests_per_s=rate)
+        for clients, rate in ((1, 5000), (64, 20_000))
+    ] + [
+        Row(
+            "nq",
+            "nanoqueue",
+            "native",
+            "wrk",
+            clients,
+            requests_per_s=rate,
+            messages_per_s=rate,
+        )
+        for clients, rate in ((1, 2000), (64, 12_000))
+    ]
+
+    ratios = comparisons(rows)
+
+    assert [ratio["ratio"] for ratio in ratios] == [0.4, 0.6]
+    assert ratios[0]["nanoqueue"] == "nq, 1 client"
+    assert ratios[1]["peer"] == "noop, 64 clients"
