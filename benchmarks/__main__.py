@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.harness import profile, report
+from benchmarks.harness import instructions, profile, report
 from benchmarks.harness.peers import (
     SOURCE,
     PeerFailed,
@@ -170,6 +170,37 @@ def profile_server(scenario: str, clients: int, seconds: float, fsync: str) -> N
     text = profile.run(scenario, clients, seconds, fsync, folder)
     (folder / f"profile-{scenario}.md").write_text(
         f"Command: `{report.command_line()}`\n\n```\n{text}\n```\n"
+    )
+    click.echo(text)
+    click.echo(f"wrote {folder}", err=True)
+
+
+@main.command("instructions")
+@click.argument("scenario", type=click.Choice(instructions.COUNTED))
+@click.option(
+    "--clients", default=64, show_default=True, help="Concurrent wrk connections."
+)
+@click.option(
+    "--seconds", default=20.0, show_default=True, help="Seconds counted per server."
+)
+@click.option(
+    "--warmup", default=5.0, show_default=True, help="Seconds of load before counting."
+)
+def count_instructions(
+    scenario: str, clients: int, seconds: float, warmup: float
+) -> None:
+    """Count the instructions per request of the no-op app and nanoqueue under callgrind."""
+    raise_keyboard_interrupt_on_sigterm()
+    click.echo(f"nanoqueue server code: {SOURCE.describe()}", err=True)
+    started = datetime.datetime.now(datetime.UTC)
+    folder = OUT_DIR / (
+        started.strftime("%Y%m%dT%H%M%SZ") + f"-instructions-{scenario}"
+    )
+    counts = instructions.run(scenario, clients, seconds, warmup, folder)
+    text = instructions.summary(scenario, counts)
+    (folder / f"instructions-{scenario}.md").write_text(
+        f"Command: `{report.command_line()}`\n\n"
+        f"Server code: {SOURCE.describe()}\n\n{text}\n"
     )
     click.echo(text)
     click.echo(f"wrote {folder}", err=True)

@@ -57,6 +57,10 @@ class Server:
 
     def __init__(self) -> None:
         self.port = 0
+        # A program that runs the server, such as valgrind, and the start-up
+        # time it needs.
+        self.command_prefix: list[str] = []
+        self.start_timeout_s = START_TIMEOUT_S
         # "uvloop", "asyncio" or "unknown" once a server with an event loop has
         # started, as procstat.event_loop_name found it.
         self.event_loop = ""
@@ -92,7 +96,7 @@ class Server:
             self.port = free_port()
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
-                self.command(),
+                [*self.command_prefix, *self.command()],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -100,7 +104,7 @@ class Server:
                 env=self.environment(),
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + self.start_timeout_s
         while not self.is_ready():
             if self.process.poll() is not None:
                 tail = self.log_tail()
@@ -113,7 +117,7 @@ class Server:
                 self.stop()
                 raise PeerFailed(
                     f"{self.name} did not accept connections on port {self.port} "
-                    f"within {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}"
+                    f"within {self.start_timeout_s:.0f} s:\n{self.log_tail()}"
                 )
             time.sleep(0.05)
         if self.has_event_loop:

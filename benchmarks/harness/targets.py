@@ -262,7 +262,7 @@ def _send_request(prepared: Prepared, load: Load) -> HttpRequest:
     return protocol.send_batch(bodies) if load.batch > 1 else protocol.send(bodies[0])
 
 
-def _wrk_load(prepared: Prepared, load: Load) -> wrk.WrkLoad:
+def wrk_load(prepared: Prepared, load: Load) -> wrk.WrkLoad:
     if load.action == "request":
         return wrk.WrkLoad("static", send=load.request)
     send = _send_request(prepared, load)
@@ -281,29 +281,29 @@ def _wrk_load(prepared: Prepared, load: Load) -> wrk.WrkLoad:
 def _measure_wrk(
     prepared: Prepared, load: Load, warmup_s: float, monitor: UsageMonitor, row: Row
 ) -> None:
-    wrk_load = _wrk_load(prepared, load)
+    requests = wrk_load(prepared, load)
     label = prepared.target.label
     if warmup_s > 0:
         wrk.run(
-            prepared.url, wrk_load, load.clients, warmup_s, label=f"warm-up {label}"
+            prepared.url, requests, load.clients, warmup_s, label=f"warm-up {label}"
         )
     monitor.start()
     try:
         result = wrk.run(
-            prepared.url, wrk_load, load.clients, load.seconds, label=label
+            prepared.url, requests, load.clients, load.seconds, label=label
         )
     finally:
         monitor.stop()
     seconds = result["duration_us"] / 1e6
     errors = result["errors"]
     ok_requests = result["requests"] - errors["status"]
-    if wrk_load.mode == "static":
+    if requests.mode == "static":
         messages = (
-            ok_requests * wrk_load.messages_per_send
+            ok_requests * requests.messages_per_send
             if load.action == "send"
             else ok_requests
         )
-    elif wrk_load.mode == "cycle":
+    elif requests.mode == "cycle":
         messages = result["received"] - result["undeleted"]
     else:
         messages = result["sent"]

@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import procstat, wrk
+from benchmarks.harness import instructions, procstat, wrk
 from benchmarks.harness.histogram import Histogram
 from benchmarks.harness.protocols import NativeProtocol, SqsProtocol
 from benchmarks.harness.scenarios import comparisons
@@ -141,3 +142,24 @@ def test_comparisons_pair_same_clients() -> None:
     assert [ratio["ratio"] for ratio in ratios] == [0.4, 0.6]
     assert ratios[0]["nanoqueue"] == "nq, 1 client"
     assert ratios[1]["peer"] == "noop, 64 clients"
+
+
+def test_callgrind_total_read_from_dump(tmp_path: Path) -> None:
+    dump = tmp_path / "callgrind.out.1"
+    dump.write_text(
+        "version: 1\ncreator: callgrind\nevents: Ir\nfn=(1) main\n0 5\ntotals: 123456\n"
+    )
+
+    assert instructions._total(dump) == 123_456
+
+
+def test_instruction_summary_ratio() -> None:
+    counts = [
+        instructions.Count("no-op", 1000, 200_000_000),
+        instructions.Count("nanoqueue", 500, 170_000_000),
+    ]
+
+    text = instructions.summary("send", counts)
+
+    assert "| no-op | 1,000 | 200,000 | 1.00x |" in text
+    assert "| nanoqueue | 500 | 340,000 | 1.70x |" in text
