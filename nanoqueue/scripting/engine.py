@@ -60,16 +60,6 @@ class ScriptEngine:
         if log is not None:
             log.set_failure_handler(self._on_log_failure)
 
-    def durable(self) -> asyncio.Future[None] | None:
-        """Return a future that completes once every commit so far is durable.
-
-        Returns None if every commit is durable already or there is no log.
-        The future fails with StorageError if a log write fails first.
-        """
-        if self.log is None:
-            return None
-        return self.log.barrier()
-
     def register(self, source: str) -> str:
         """Compile `source` once and return the SHA-1 it runs under."""
         return self.runtime.register(source)
