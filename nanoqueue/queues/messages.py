@@ -27,6 +27,7 @@ from nanoqueue.queues.md5 import (
 from nanoqueue.queues.model import (
     EntryError,
     Message,
+    QueueAttributes,
     SendEntry,
     SendResult,
 )
@@ -76,7 +77,6 @@ class MessageOperations(ServiceBase):
         queue = self._require(key)
         check_batch_ids([entry.entry_id for entry in entries])
         attributes = queue.attributes
-        fifo = attributes.fifo
         results: list[SendResult | EntryError] = []
         values: list[Any] = []
         total_bytes = 0
@@ -87,37 +87,10 @@ class MessageOperations(ServiceBase):
             except QueueError as exc:
                 results.append(EntryError(entry.entry_id, exc.code, exc.message))
                 continue
-            body = entry.body
-            message_id = new_message_id()
-            deduplication_id = entry.deduplication_id or ""
-            deduplication_key = ""
-            if fifo:
-                if not deduplication_id:
-                    deduplication_id = hashlib.sha256(body.encode()).hexdigest()
-                deduplication_key = deduplication_id
-                if attributes.deduplication_scope == "messageGroup":
-                    deduplication_key = f"{entry.group_id}\t{deduplication_id}"
-            result = SendResult(entry.entry_id, message_id, md5_of_body(body))
-            encoded_attributes = encoded_system_attributes = ""
-            if entry.attributes:
-                encoded_attributes = encode_attributes(entry.attributes)
-                result.md5_of_attributes = md5_of_attributes(entry.attributes)
-            if entry.system_attributes:
-                encoded_system_attributes = encode_attributes(entry.system_attributes)
-                result.md5_of_system_attributes = md5_of_system_attributes(
-                    entry.system_attributes
-                )
-            payload = encode_payload(
-                message_id,
-                deduplication_id,
-                encoded_attributes,
-                encoded_system_attributes,
-                body,
-            )
-            delay_s = entry.delay_s
-            values += [payload, "" if delay_s is None else delay_s]
-            values += [entry.group_id or "", deduplication_key]
-            if (attributes.delay_s if delay_s is None else delay_s) == 0:
+            result, message_values = _prepare_message(entry, attributes)
+            values += message_values
+            delay_s = attributes.delay_s if entry.delay_s is None else entry.delay_s
+            if delay_s == 0:
                 receivable += 1
             results.append(result)
         if total_bytes > MAX_BATCH_BYTES:
@@ -133,7 +106,7 @@ class MessageOperations(ServiceBase):
         sent = iter(outcomes)
         for item in results:
             if type(item) is SendResult:
-                _complete(item, next(sent), fifo)
+                _complete(item, next(sent), attributes.fifo)
         if receivable:
             self.waiters.notify(key, receivable)
         accepted = len(values) // VALUES_PER_MESSAGE
@@ -410,6 +383,45 @@ def new_message_id() -> str:
     """
     digits = "%032x" % (random.getrandbits(128) & _UUID_CLEAR | _UUID_SET)
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _prepare_message(
+    entry: SendEntry, attributes: QueueAttributes
+) -> tuple[SendResult, list[Any]]:
+    """Return the result of a checked message and its send-script values.
+
+    The result lacks what only the send script decides: a duplicate's
+    message ID and a FIFO sequence number.
+    """
+    body = entry.body
+    message_id = new_message_id()
+    deduplication_id = entry.deduplication_id or ""
+    deduplication_key = ""
+    if attributes.fifo:
+        if not deduplication_id:
+            deduplication_id = hashlib.sha256(body.encode()).hexdigest()
+        deduplication_key = deduplication_id
+        if attributes.deduplication_scope == "messageGroup":
+            deduplication_key = f"{entry.group_id}\t{deduplication_id}"
+    result = SendResult(entry.entry_id, message_id, md5_of_body(body))
+    encoded_attributes = encoded_system_attributes = ""
+    if entry.attributes:
+        encoded_attributes = encode_attributes(entry.attributes)
+        result.md5_of_attributes = md5_of_attributes(entry.attributes)
+    if entry.system_attributes:
+        encoded_system_attributes = encode_attributes(entry.system_attributes)
+        result.md5_of_system_attributes = md5_of_system_attributes(
+            entry.system_attributes
+        )
+    payload = encode_payload(
+        message_id,
+        deduplication_id,
+        encoded_attributes,
+        encoded_system_attributes,
+        body,
+    )
+    delay = "" if entry.delay_s is None else entry.delay_s
+    return result, [payload, delay, entry.group_id or "", deduplication_key]
 
 
 def _complete(result: SendResult, outcome: int | str, fifo: bool) -> None:
