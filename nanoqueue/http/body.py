@@ -52,6 +52,13 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode()
+        except UnicodeDecodeError as bad:
+            raise InvalidRequest(
+                f"request body is not valid UTF-8: byte {bad.start} is "
+                f"{raw[bad.start : bad.start + 1]!r}; send JSON encoded as UTF-8"
+            ) from exc
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise InvalidRequest(

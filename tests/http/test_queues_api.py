@@ -395,6 +395,7 @@ async def test_send_attributes_round_trip(client: TestClient[Any, Any]) -> None:
         ({"body": 7}, ["body", "number"]),
         ({"body": "x", "delay_seconds": "5"}, ["delay_seconds", "integer"]),
         ({"body": "x", "delay_seconds": 1.5}, ["delay_seconds", "integer"]),
+        ({"body": "x", "delay_seconds": True}, ["delay_seconds", "boolean true"]),
         ({"body": "x", "attributes": {"a": "b"}}, ["attributes.a", "data_type"]),
         (
             {"body": "x", "attributes": {"a": {"data_type": "String"}}},
@@ -515,6 +516,54 @@ async def test_send_batch_duplicate_entry_ids(client: TestClient[Any, Any]) -> N
 
     assert response.status == 400
     assert (await error_of(response))["code"] == "BatchEntryIdsNotDistinct"
+
+
+async def test_send_batch_entry_id_clashes_default(
+    client: TestClient[Any, Any],
+) -> None:
+    await create(client, "jobs")
+    messages = [{"body": "a", "entry_id": "1"}, {"body": "b"}]
+
+    response = await client.post("/queues/jobs/messages", json={"messages": messages})
+
+    assert response.status == 400
+    error = await error_of(response)
+    assert error["code"] == "BatchEntryIdsNotDistinct"
+    assert "messages[1] has no entry_id" in error["message"]
+    assert (await client.get("/queues/jobs")).status == 200
+    receive = await client.post("/queues/jobs/receive", json={"max_messages": 10})
+    assert (await receive.json())["messages"] == []
+
+
+async def test_send_body_not_utf8(client: TestClient[Any, Any]) -> None:
+    await create(client, "jobs")
+
+    response = await client.post(
+        "/queues/jobs/messages",
+        data=b'{"body": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status == 400
+    error = await error_of(response)
+    assert error["code"] == "InvalidRequest"
+    assert "not valid UTF-8: byte 10 is b'\\xff'" in error["message"]
+
+
+async def test_send_bad_number_names_value(
+    client: TestClient[Any, Any],
+) -> None:
+    await create(client, "jobs")
+    attributes = {"n": {"data_type": "Number", "string_value": "abc"}}
+
+    response = await client.post(
+        "/queues/jobs/messages", json={"body": "x", "attributes": attributes}
+    )
+
+    assert response.status == 400
+    error = await error_of(response)
+    assert error["code"] == "InvalidParameterValue"
+    assert "the value 'abc' of Number message attribute 'n'" in error["message"]
 
 
 # Receiving

@@ -38,6 +38,15 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _described(value: object) -> str:
+    """Name a bad JSON value's type and show it, spelled as in JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {'true' if value else 'false'}"
+    return f"{json_type(value)} {_shown(value)}"
+
+
 def require_field(
     body: dict[str, Any], field: str, expected: str, prefix: str = ""
 ) -> Any:
@@ -56,7 +65,7 @@ def optional_int(
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(
             f"field {prefix + field!r} must be an integer number of {unit}, "
-            f"got {json_type(value)} {_shown(value)}"
+            f"got {_described(value)}"
         )
     return value
 
@@ -77,8 +86,7 @@ def optional_string(body: dict[str, Any], field: str, prefix: str = "") -> str |
         return None
     if not isinstance(value, str):
         raise InvalidRequest(
-            f"field {prefix + field!r} must be a string, "
-            f"got {json_type(value)} {_shown(value)}"
+            f"field {prefix + field!r} must be a string, got {_described(value)}"
         )
     return value
 
@@ -98,7 +106,7 @@ def optional_object(body: dict[str, Any], field: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise InvalidRequest(
-            f"field {field!r} must be an object, got {json_type(value)} {_shown(value)}"
+            f"field {field!r} must be an object, got {_described(value)}"
         )
     return value
 
@@ -149,7 +157,7 @@ def string_tags(body: dict[str, Any], field: str) -> dict[str, str]:
     for key, value in tags.items():
         if not isinstance(value, str):
             raise InvalidRequest(
-                f"{field}.{key} must be a string, got {json_type(value)} {_shown(value)}"
+                f"{field}.{key} must be a string, got {_described(value)}"
             )
     return tags
 
@@ -195,8 +203,7 @@ def queue_attributes(body: dict[str, Any], field: str) -> dict[str, Any]:
         description, types = expected
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
             raise InvalidRequest(
-                f"{field}.{name} must be {description}, "
-                f"got {json_type(value)} {_shown(value)}"
+                f"{field}.{name} must be {description}, got {_described(value)}"
             )
         if name == "redrive_policy" and isinstance(value, dict):
             reject_unknown_fields(

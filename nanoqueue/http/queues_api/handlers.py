@@ -35,6 +35,7 @@ async def send_messages(request: web.Request) -> web.Response:
     fields.reject_unknown_fields(body, {"messages"}, "a batch send")
     specs = fields.required_array(body, "messages", "messages to send")
     entries = [fields.send_entry(spec, index) for index, spec in enumerate(specs)]
+    _check_default_entry_ids(specs)
     results = [
         naming.rename_entry(result, naming.SEND)
         if isinstance(result, EntryError)
@@ -254,3 +255,21 @@ def _entry_failure(error: EntryError) -> QueueError:
     failure = cls(error.message)
     failure.code = error.code
     return failure
+
+
+def _check_default_entry_ids(specs: list[dict[str, object]]) -> None:
+    """Reject a batch where a message's default entry ID is another's entry_id.
+
+    A message without `entry_id` gets its index as its ID, so an explicit
+    ID such as "1" can collide with it although the client wrote it once.
+    """
+    explicit = {
+        entry_id for spec in specs if isinstance(entry_id := spec.get("entry_id"), str)
+    }
+    for index, spec in enumerate(specs):
+        if spec.get("entry_id") is None and str(index) in explicit:
+            raise queue_errors.BatchEntryIdsNotDistinct(
+                f"messages[{index}] has no entry_id, so its ID is its index "
+                f"{str(index)!r}, which another message has as its entry_id; "
+                "give every message of the batch an entry_id, or none"
+            )
