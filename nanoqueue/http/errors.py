@@ -93,8 +93,8 @@ def native_errors(handler: Handler) -> Handler:
     """Wrap a route handler so that its errors reply `{"error": {...}}`.
 
     A NanoqueueError gets its status from STATUS. An unexpected error is a
-    500 whose body carries no detail; it and every other 5xx are logged
-    once with the traceback. create_app wraps every route this way, which
+    500 whose body carries no detail, logged with its traceback; a
+    NanoqueueError of status 5xx is logged as one line. create_app wraps every route this way, which
     costs one coroutine call per request where an aiohttp middleware costs
     two and a lookup.
     """
@@ -106,12 +106,14 @@ def native_errors(handler: Handler) -> Handler:
         except errors.NanoqueueError as exc:
             status = status_of(exc)
             if status >= 500:
+                # A known error class names its cause in the message, so one
+                # line per request is enough while, say, the disk stays full.
                 logger.error(
-                    "%s %s failed: %s",
+                    "%s %s failed: %s: %s",
                     request.method,
                     request.path,
+                    exc.code,
                     exc.message,
-                    exc_info=exc,
                 )
             return json_error(status, error_body(exc))
         except web.HTTPException as exc:

@@ -88,7 +88,8 @@ async def test_storage_error_500_logged(
     assert response.status == 500
     assert (await response.json())["error"]["code"] == "StorageError"
     (record,) = [r for r in caplog.records if r.name == "nanoqueue.http.errors"]
-    assert "disk gone" in record.getMessage()
+    assert "StorageError: disk gone" in record.getMessage()
+    assert record.exc_info is None
 
 
 async def test_client_error_not_logged(

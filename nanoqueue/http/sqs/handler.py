@@ -229,7 +229,15 @@ def _error_reply(
     # API uses for the same class.
     status = 400 if isinstance(error, errors.QueueError) else status_of(error)
     log_extra = {"action": action, "code": error.code, "request_id": request_id}
-    if status >= 500:
+    if status >= 500 and exc is error:
+        logger.error(
+            "sqs %s failed: %s: %s",
+            action or "request",
+            error.code,
+            error.message,
+            extra=log_extra,
+        )
+    elif status >= 500:
         logger.error(
             "sqs %s failed", action or "request", exc_info=exc, extra=log_extra
         )
