@@ -233,6 +233,18 @@ def test_query_addressed_by_queue_path(sqs_server: Any) -> None:
     assert received.text("sqs:ReceiveMessageResult/sqs:Message/sqs:Body") == "by path"
 
 
+def test_query_path_other_account_missing(sqs_server: Any) -> None:
+    name = unique()
+    create(sqs_server, name)
+
+    sent = query(
+        sqs_server, "SendMessage", {"MessageBody": "x"}, path=f"/111122223333/{name}"
+    )
+
+    assert sent.status == 400
+    assert sent.text("sqs:Error/sqs:Code") == "AWS.SimpleQueueService.NonExistentQueue"
+
+
 def test_query_get_queue_attributes(sqs_server: Any) -> None:
     url = create(sqs_server, unique())
 

@@ -202,6 +202,22 @@ def test_queue_url_any_host_finds_queue(sqs: Any) -> None:
     assert attributes == {"ApproximateNumberOfMessages": "1"}
 
 
+def test_queue_url_other_account_missing(sqs: Any) -> None:
+    name = unique()
+    sqs.create_queue(QueueName=name)
+    other_url = f"http://127.0.0.1/111122223333/{name}"
+
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist) as error:
+        sqs.send_message(QueueUrl=other_url, MessageBody="x")
+
+    assert "account 111122223333" in str(error.value)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=f"http://127.0.0.1/{ACCOUNT}/{name}",
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )["Attributes"]
+    assert attributes == {"ApproximateNumberOfMessages": "0"}
+
+
 def test_queue_url_without_path_invalid(sqs: Any) -> None:
     with pytest.raises(sqs.exceptions.InvalidAddress):
         sqs.send_message(QueueUrl="http://127.0.0.1/", MessageBody="x")

@@ -208,6 +208,7 @@ def _context(request: web.Request, body: bytes) -> ActionContext:
         account_id=config.account_id,
         base_url=base_url,
         path_queue=request.match_info.get("queue_name"),
+        path_account=request.match_info.get("account_id"),
     )
 
 
