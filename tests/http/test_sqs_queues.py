@@ -84,6 +84,18 @@ def test_create_queue_invalid_name(sqs: Any, name: str) -> None:
     assert error_code(error) in ("InvalidParameterValue", "MissingParameter")
 
 
+def test_create_fifo_name_needs_attribute(sqs: Any) -> None:
+    name = unique() + ".fifo"
+
+    with pytest.raises(ClientError) as error:
+        sqs.create_queue(QueueName=name)
+    created = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})
+
+    assert error_code(error) == "InvalidParameterValue"
+    assert "FifoQueue=true" in error.value.response["Error"]["Message"]
+    assert created["QueueUrl"].endswith(f"/{name}")
+
+
 def test_create_queue_longest_name(sqs: Any) -> None:
     name = unique("n") + "x" * 64
     name = name[:80]

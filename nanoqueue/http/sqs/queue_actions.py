@@ -60,6 +60,14 @@ async def create_queue(context: ActionContext, params: Params) -> dict[str, Any]
     name = required_string(params, "QueueName")
     attributes = string_map(params, "Attributes")
     tags = string_map(params, "tags")
+    # SQS makes a queue without FifoQueue a standard queue, whose name may
+    # not contain a dot, so it rejects "jobs.fifo" alone. The native API
+    # takes a FIFO queue from the name.
+    if name.endswith(".fifo") and "FifoQueue" not in attributes:
+        raise InvalidParameterValue(
+            f"Value {name} for parameter QueueName is invalid. Reason: a queue "
+            "named with the suffix .fifo needs the attribute FifoQueue=true."
+        )
     await context.service.create_queue(
         name, attributes, tags or None, region=context.region
     )
