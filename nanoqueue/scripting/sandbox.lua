@@ -17,6 +17,7 @@ local raw_type, raw_select, raw_tostring, raw_rawget = type, select, tostring, r
 local table_pack, table_unpack, table_concat = table.pack, table.unpack, table.concat
 local co_create, co_resume = coroutine.create, coroutine.resume
 local sethook, setupvalue, getinfo = debug.sethook, debug.setupvalue, debug.getinfo
+local debug_getmetatable = debug.getmetatable
 local load_text = load
 
 -- Why a script stopped: nil while it may run, else "timeout", "memory" or
@@ -111,9 +112,23 @@ end
 
 -- A finalizer would run later, outside any script and outside the hook.
 -- Lua marks an object for finalization only if its metatable has __gc when
--- setmetatable is called, so checking here is enough.
+-- setmetatable is called, so checking here is enough. The argument checks
+-- come first so that an error names setmetatable and the script's line,
+-- not this wrapper.
 local function safe_setmetatable(t, mt)
-    if raw_type(mt) == "table" and raw_rawget(mt, "__gc") ~= nil then
+    if raw_type(t) ~= "table" then
+        raw_error("bad argument #1 to 'setmetatable' (table expected, got "
+            .. raw_type(t) .. ")", 2)
+    end
+    if mt ~= nil and raw_type(mt) ~= "table" then
+        raw_error("bad argument #2 to 'setmetatable' (nil or table expected, got "
+            .. raw_type(mt) .. ")", 2)
+    end
+    local current = debug_getmetatable(t)
+    if current ~= nil and raw_rawget(current, "__metatable") ~= nil then
+        raw_error("cannot change a protected metatable", 2)
+    end
+    if mt ~= nil and raw_rawget(mt, "__gc") ~= nil then
         raw_error("__gc metamethods are not allowed in scripts", 2)
     end
     return raw_setmetatable(t, mt)

@@ -126,6 +126,36 @@ def test_gc_metamethod_rejected(runtime: ScriptRuntime) -> None:
         run(runtime, "setmetatable({}, {__gc = function() end})")
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "setmetatable(nil, {})",
+            "script:1: bad argument #1 to 'setmetatable' (table expected, got nil)",
+        ),
+        (
+            "setmetatable({}, 5)",
+            (
+                "script:1: bad argument #2 to 'setmetatable' "
+                "(nil or table expected, got number)"
+            ),
+        ),
+        (
+            "local t = setmetatable({}, {__metatable = false})\nsetmetatable(t, {})",
+            "script:2: cannot change a protected metatable",
+        ),
+        ("setmetatable(_ENV, nil)", "script:1: cannot change a protected metatable"),
+    ],
+)
+def test_setmetatable_errors_name_script_line(
+    runtime: ScriptRuntime, source: str, message: str
+) -> None:
+    with pytest.raises(ScriptError) as error:
+        run(runtime, source)
+
+    assert error.value.message == f"script failed: {message}"
+
+
 def test_gc_added_later_never_runs(runtime: ScriptRuntime) -> None:
     source = """
     local meta = {}
