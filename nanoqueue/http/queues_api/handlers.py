@@ -35,12 +35,17 @@ async def send_messages(request: web.Request) -> web.Response:
     fields.reject_unknown_fields(body, {"messages"}, "a batch send")
     specs = fields.required_array(body, "messages", "messages to send")
     entries = [fields.send_entry(spec, index) for index, spec in enumerate(specs)]
-    _check_default_entry_ids(specs)
+    try:
+        sent = await service.send(name, entries)
+    except queue_errors.BatchEntryIdsNotDistinct:
+        # Only a batch with a duplicate ID pays for finding a default one.
+        _check_default_entry_ids(specs)
+        raise
     results = [
         naming.rename_entry(result, naming.SEND)
         if isinstance(result, EntryError)
         else result
-        for result in await service.send(name, entries)
+        for result in sent
     ]
     return json_response({"results": [replies.batch_send_result(r) for r in results]})
 
