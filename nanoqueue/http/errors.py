@@ -92,11 +92,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def native_errors(handler: Handler) -> Handler:
     """Wrap a route handler so that its errors reply `{"error": {...}}`.
 
-    A NanoqueueError gets its status from STATUS. An unexpected error is a
-    500 whose body carries no detail, logged with its traceback; a
-    NanoqueueError of status 5xx is logged as one line. create_app wraps every route this way, which
-    costs one coroutine call per request where an aiohttp middleware costs
-    two and a lookup.
+    A NanoqueueError gets its status from STATUS, and one of status 5xx is
+    logged as one line. An unexpected error is a 500 whose body carries no
+    detail, logged with its traceback. create_app wraps every route this
+    way, which costs one coroutine call per request where an aiohttp
+    middleware costs two and a lookup.
     """
 
     @functools.wraps(handler)
