@@ -107,7 +107,7 @@ def native_errors(handler: Handler) -> Handler:
             status = status_of(exc)
             if status >= 500:
                 # A known error class names its cause in the message, so one
-                # line per request is enough while, say, the disk stays full.
+                # line per request is enough, for example while the disk is full.
                 logger.error(
                     "%s %s failed: %s: %s",
                     request.method,

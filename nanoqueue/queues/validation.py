@@ -191,9 +191,9 @@ def _check_number(name: str, value: str) -> None:
             ):
                 problem = "is outside the range 10^-128 to 10^126"
     if problem is not None:
-        shown = value if len(value) <= 60 else value[:57] + "..."
+        value_text = value if len(value) <= 60 else value[:57] + "..."
         raise InvalidParameterValue(
-            f"the value {shown!r} of Number message attribute {name!r} {problem}"
+            f"the value {value_text!r} of Number message attribute {name!r} {problem}"
         )
 
 

@@ -147,7 +147,7 @@ def test_gc_metamethod_rejected(runtime: ScriptRuntime) -> None:
         ("setmetatable(_ENV, nil)", "script:1: cannot change a protected metatable"),
     ],
 )
-def test_setmetatable_errors_name_script_line(
+def test_setmetatable_error_names_line(
     runtime: ScriptRuntime, source: str, message: str
 ) -> None:
     with pytest.raises(ScriptError) as error:
