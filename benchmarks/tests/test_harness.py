@@ -51,6 +51,30 @@ def test_cpu_seconds_grows_with_work() -> None:
     assert procstat.cpu_seconds(os.getpid()) > before
 
 
+def test_cpu_seconds_counts_live_and_reaped_children() -> None:
+    # The child spins for 0.3 s of CPU and then waits for its stdin to close.
+    spin = (
+        "import sys, time\n"
+        "end = time.process_time() + 0.3\n"
+        "while time.process_time() < end: pass\n"
+        "print(flush=True); sys.stdin.read()"
+    )
+    before = procstat.cpu_seconds(os.getpid())
+    child = subprocess.Popen(
+        [sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stdin is not None
+    child.stdout.readline()
+    assert child.pid in procstat.child_pids(os.getpid())
+    live = procstat.cpu_seconds(os.getpid()) - before
+    child.stdin.close()
+    child.wait()
+    child.stdout.close()
+    reaped = procstat.cpu_seconds(os.getpid()) - before
+    assert live >= 0.3
+    assert reaped >= 0.3
+
+
 def test_memory_reports_rss_and_peak() -> None:
     figures = procstat.memory_kib(os.getpid())
     assert figures["VmRSS"] > 0
