@@ -62,7 +62,7 @@ def run(scenario: str, clients: int, seconds: float, fsync: str, folder: Path) -
             "--format",
             "raw",
             # Each stack then starts with "thread (TID): NAME", so the event
-            # loop's main thread can be separated from the log writer.
+            # loop's main thread can be separated from executor threads.
             "--threads",
             "--output",
             str(raw_path),
@@ -92,8 +92,8 @@ def top_functions(raw: str, count: int = 25) -> str:
 
     The event loop runs on the server's main thread, under asyncio's loop or
     uvloop alike. Percentages are of that thread's busy samples, because it
-    runs every request and script; samples of other threads (the log writer
-    waiting in fsync) are counted apart.
+    runs every request and script; samples of other threads (executor
+    threads) are counted apart.
     """
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()

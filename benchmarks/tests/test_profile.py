@@ -9,10 +9,12 @@ MAIN_STACK = (
     "<module> (<string>:1);Command.main (click/core.py:1445);"
     "serve (nanoqueue/cli.py:83);Runner.run (asyncio/runners.py:118)"
 )
-WRITER_STACK = (
+# An executor thread deleting the files a snapshot made obsolete.
+EXECUTOR_STACK = (
     "Thread._bootstrap (threading.py:1002);"
     "Thread._bootstrap_inner (threading.py:1045);Thread.run (threading.py:982);"
-    "AppendLog._run (nanoqueue/storage/log.py:300)"
+    "_worker (concurrent/futures/thread.py:83);"
+    "Storage._delete_obsolete (nanoqueue/storage/durability.py:231)"
 )
 # Under uvloop the loop is C code, so no BaseEventLoop.run_forever frame
 # sits between Runner.run and the request handler.
@@ -24,13 +26,13 @@ HANDLER_FRAMES = (
 
 def uvloop_stacks(with_threads: bool) -> str:
     main = "thread (4000): MainThread;" if with_threads else ""
-    writer = "thread (4012): nanoqueue-log-writer;" if with_threads else ""
+    executor = "thread (4012): asyncio_0;" if with_threads else ""
     return "\n".join(
         [
             f"{main}{MAIN_STACK};{HANDLER_FRAMES};QueueService.send (nanoqueue/queues/service.py:88) 60",
             f"{main}{MAIN_STACK};{HANDLER_FRAMES} 20",
             f"{main}{MAIN_STACK} 20",
-            f"{writer}{WRITER_STACK};os.fdatasync (<built-in>:0) 50",
+            f"{executor}{EXECUTOR_STACK};posix.unlink (<built-in>:0) 50",
         ]
     )
 
@@ -41,13 +43,13 @@ def test_top_functions_uvloop_threads() -> None:
     assert " 60.0%  QueueService.send (nanoqueue/queues/service.py)" in text
     assert " 80.0%  send_message (nanoqueue/http/native.py)" in text
     assert " 20.0%  Runner.run (asyncio/runners.py)" in text
-    assert "[nanoqueue-log-writer] os.fdatasync (<built-in>)" in text
+    assert "[asyncio_0] posix.unlink (<built-in>)" in text
 
 
 def test_top_functions_without_thread_ids() -> None:
     text = top_functions(uvloop_stacks(with_threads=False))
     assert text.startswith("100 busy samples of the event loop thread, 50 of other")
-    assert " 50.0%  os.fdatasync (<built-in>)" in text
+    assert " 50.0%  posix.unlink (<built-in>)" in text
 
 
 def test_top_functions_asyncio_loop() -> None:
@@ -59,5 +61,5 @@ def test_top_functions_asyncio_loop() -> None:
 
 
 def test_top_functions_no_main_thread() -> None:
-    raw = f"thread (4012): nanoqueue-log-writer;{WRITER_STACK} 5"
+    raw = f"thread (4012): asyncio_0;{EXECUTOR_STACK} 5"
     assert top_functions(raw) == "no samples of the event loop thread"

@@ -40,7 +40,7 @@ class Storage:
     """Owns the data directory of one server, from `open` to `close`.
 
     `open` takes the directory's lock and rebuilds `db` from disk. `start`
-    starts the log writer and the snapshot task. `close` waits for a
+    starts the log syncer and the snapshot task. `close` waits for a
     running snapshot, writes and fsyncs the log and releases the lock.
     """
 
@@ -176,6 +176,11 @@ class Storage:
                 except StorageError:
                     return None
             seq = self._log_seq + 1
+            # The log moves to a new file before the fork, so that a failed
+            # fork leaves one more log to replay and never a record of the
+            # snapshot's successor in a log before it.
+            log.rotate(self.data_dir.log_path(seq))
+            self._log_seq = seq
             forked = time.perf_counter()
             close_fds = [fd for fd in (self.data_dir.lock_fd,) if fd is not None]
             # A collection in the parent would write to every object's
@@ -190,8 +195,6 @@ class Storage:
                 gc.unfreeze()
                 raise StorageError(f"cannot fork the snapshot process: {exc}") from exc
             fork_s = time.perf_counter() - forked
-            log.rotate(self.data_dir.log_path(seq))
-            self._log_seq = seq
             pause_s = time.perf_counter() - started
         self._child = child
         try:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import struct
-import threading
-import time
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import crc32c
 import msgpack  # type: ignore[import-untyped]
 
 from nanoqueue.errors import LogWriteFailed, StorageError
+from nanoqueue.storage import syncer
 from nanoqueue.storage.memdb import Committed
 from nanoqueue.storage.stores import RedoEntry
 
@@ -44,6 +46,10 @@ HEADER_SIZE = HEADER.size + 4
 MAX_PAYLOAD_BYTES = 1 << 31
 
 FSYNC_EVERYSEC_INTERVAL_S = 1.0
+# A syncer process that stops this many times in a row without replying
+# fails the records waiting for it.
+MAX_SYNCER_DEATHS = 3
+SYNCER_EXIT_TIMEOUT_S = 1.0
 
 
 def encode_record(redo: list[RedoEntry]) -> bytes:
@@ -144,21 +150,21 @@ def fsync_dir(path: Path) -> None:
 
 
 class AppendLog:
-    """Writes records on a background thread under an fsync policy.
+    """Appends records to the log file under an fsync policy.
 
-    `append` and `barrier` run on the event loop and only copy bytes into a
-    buffer. The writer thread writes the buffer, calls fdatasync as the
-    policy requires and then completes the futures on the loop:
+    `append` runs on the event loop and only copies bytes into a buffer.
+    Once per pass of the loop the buffer is written to the file, and then:
 
-    - `always`: a future completes after the fdatasync that covers its
-      record. Records that arrive while one fdatasync runs share the next.
-    - `everysec`: a future completes once the record is written to the
-      file; fdatasync runs at most once a second.
-    - `no`: a future completes once the record is written to the file.
+    - `always`: a future completes after an fdatasync that covers its
+      record. The syncer process calls it (see syncer.py); records written
+      while one fdatasync runs share the next.
+    - `everysec`: a future completes once its record is written to the
+      file; the syncer calls fdatasync at most once a second.
+    - `no`: a future completes once its record is written to the file.
 
-    When a write or fdatasync fails, the log stops writing and calls the
-    failure handler. The owner then calls `rewind` while no transaction is
-    open, and writing resumes.
+    When a write or fdatasync fails, the log cuts the file back to its last
+    durable record, stops writing and calls the failure handler. The owner
+    then calls `rewind` while no transaction is open, and writing resumes.
     """
 
     def __init__(self, path: Path, fsync: str) -> None:
@@ -168,41 +174,41 @@ class AppendLog:
         self.path = path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_failure: Callable[[], None] | None = None
-        self._cond = threading.Condition()
-
-        # Shared with the writer thread, under `_cond`.
-        self._buffer = bytearray()
-        self._buffer_seq = 0
-        self._rotate_to: Path | None = None
-        self._truncate_pending = False
-        self._failed = False
-        self._closing = False
-        self._synced_offset = 0
+        self._syncer: _Syncer | None = None
+        self._everysec_timer: asyncio.TimerHandle | None = None
         # Logged once when it starts failing and once when it works again.
         self._everysec_failing = False
+        # Set by `close` while it waits for the last fdatasync.
+        self._final: tuple[int, asyncio.Future[None]] | None = None
 
-        # Loop-side state. Records appended during one pass of the event loop
-        # collect in `_pending` and reach the writer together, so the writer
-        # thread wakes once per pass and not once per record.
+        # Records appended during one pass of the event loop collect in
+        # `_pending` and reach the file in one write.
         self._pending = bytearray()
         self._pending_seq = 0
-        self._handover_scheduled = False
+        self._flush_scheduled = False
+        # Sequence numbers of appended, written, durable and fdatasync'd
+        # records. They only grow, even when a failure takes records back,
+        # so that a late reply from the syncer cannot complete later ones.
         self._next_seq = 0
+        self._written_seq = 0
         self._durable_seq = 0
-        self._unsynced: deque[tuple[int, Committed]] = deque()
+        self._synced_seq = 0
+        # Each record not yet durable: its sequence number, where it ends in
+        # the file, and its transaction, which a failure reverts.
+        self._unsynced: deque[tuple[int, int, Committed]] = deque()
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
+        self._truncate_pending = False
+        self._closing = False
         self._size_limit: int | None = None
         self._on_size_limit: Callable[[], None] | None = None
-        self.size = 0
         # fdatasync calls so far, for tests and benchmarks of group commit.
         self.syncs = 0
         self._fd = self._open(path)
+        # Bytes appended to the current file, and where its last durable
+        # record ends.
         self.size = os.fstat(self._fd).st_size
         self._good_offset = self.size
-        self._thread = threading.Thread(
-            target=self._run, name="nanoqueue-log-writer", daemon=True
-        )
 
     @staticmethod
     def _open(path: Path) -> int:
@@ -214,8 +220,13 @@ class AppendLog:
             ) from exc
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the syncer process; raises StorageError if it cannot start."""
         self._loop = loop
-        self._thread.start()
+        self._syncer = _Syncer(loop, self._fd, self._on_synced, self._on_sync_failed)
+        if self.fsync == "everysec":
+            self._everysec_timer = loop.call_later(
+                FSYNC_EVERYSEC_INTERVAL_S, self._everysec_tick
+            )
 
     def set_failure_handler(self, handler: Callable[[], None]) -> None:
         """Call `handler` on the loop after a write or fdatasync fails."""
@@ -243,28 +254,38 @@ class AppendLog:
         seq = self._next_seq
         self._pending += record
         self._pending_seq = seq
-        if not self._handover_scheduled:
-            self._handover_scheduled = True
-            self._loop.call_soon(self._hand_over)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         self.size += len(record)
         if self._size_limit is not None and self.size >= self._size_limit:
             assert self._on_size_limit is not None
             self._on_size_limit()
-        self._unsynced.append((seq, committed))
+        self._unsynced.append((seq, self.size, committed))
         future = self._loop.create_future()
         self._waiters.append((seq, future))
         return future
 
-    def _hand_over(self) -> None:
-        """Move the records of this pass of the loop to the writer thread."""
-        self._handover_scheduled = False
-        if not self._pending:
+    def _flush(self) -> None:
+        """Write the records of this pass of the loop to the file."""
+        self._flush_scheduled = False
+        if not self._pending or self._error is not None:
             return
-        with self._cond:
-            self._buffer += self._pending
-            self._buffer_seq = self._pending_seq
-            self._cond.notify()
-        self._pending.clear()
+        data, self._pending = self._pending, bytearray()
+        try:
+            if self._truncate_pending:
+                os.ftruncate(self._fd, self._good_offset)
+                self._truncate_pending = False
+            _write_all(self._fd, data)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._written_seq = self._pending_seq
+        if self.fsync == "always":
+            assert self._syncer is not None
+            self._syncer.request(self._written_seq)
+        else:
+            self._complete(self._written_seq)
 
     def barrier(self) -> asyncio.Future[None] | None:
         """Return a future for the durability of every record so far, or None."""
@@ -278,12 +299,31 @@ class AppendLog:
         """Send records appended from now on to a new file at `path`.
 
         Call it when no record is pending, so that the old file contains
-        exactly the records before this call.
+        exactly the records before this call. Raises StorageError, leaving
+        the old file in use, if the new one cannot be created.
         """
         assert not self._unsynced, "rotate with records pending"
-        with self._cond:
-            self._rotate_to = path
-            self._cond.notify()
+        fd = self._open(path)
+        try:
+            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            os.close(fd)
+            raise StorageError(
+                f"cannot open the data directory {str(path.parent)!r}: {exc}"
+            ) from exc
+        try:
+            # The syncer makes the new file's directory entry durable
+            # before it reports any record in the file durable.
+            if self._syncer is not None:
+                self._syncer.switch(fd, dir_fd)
+            else:
+                os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        os.close(self._fd)
+        self._fd = fd
+        self._good_offset = 0
+        self._truncate_pending = False
         self.size = 0
         self.path = path
 
@@ -291,16 +331,16 @@ class AppendLog:
         """Take back every record not yet durable after a write failure.
 
         Calls `revert` for each transaction newest first, fails its future
-        and lets later appends write again. The writer thread has cut the
-        file back to the last durable record already. Returns how many
-        transactions were reverted.
+        and lets later appends write again. The file has been cut back to
+        the last durable record already. Returns how many transactions were
+        reverted.
         """
         if self._error is None:
             return 0
         error = self._error
         reverted = 0
         while self._unsynced:
-            _, committed = self._unsynced.pop()
+            _, _, committed = self._unsynced.pop()
             revert(committed)
             reverted += 1
         message = (
@@ -311,129 +351,61 @@ class AppendLog:
             _, future = self._waiters.popleft()
             if not future.done():
                 future.set_exception(LogWriteFailed(message))
-        self._next_seq = self._durable_seq
+        self._durable_seq = self._written_seq = self._next_seq
         self.size = self._good_offset
-        self._error = None
         self._pending.clear()
-        with self._cond:
-            self._buffer.clear()
-            self._failed = False
-            self._cond.notify()
+        self._error = None
         return reverted
 
     async def close(self) -> None:
-        """Write and fdatasync every queued record, then stop the writer thread.
+        """Write and fdatasync every queued record, then stop the syncer.
 
         Closing a closed log does nothing.
         """
         if self._fd < 0:
             return
-        self._hand_over()
+        self._flush()
         self._closing = True
-        with self._cond:
-            self._cond.notify()
-        if self._thread.is_alive():
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        if self._everysec_timer is not None:
+            self._everysec_timer.cancel()
+        if self._truncate_pending:
+            self._cut_back()
+        syncer = self._syncer
+        if syncer is not None:
+            target = self._written_seq
+            if self.fsync != "no" and self._error is None and target > self._synced_seq:
+                assert self._loop is not None
+                done = self._loop.create_future()
+                self._final = (target, done)
+                syncer.request(target)
+                await done
+            await syncer.stop()
         os.close(self._fd)
         self._fd = -1
 
-    # Writer thread.
-
-    def _run(self) -> None:
-        last_sync = time.monotonic()
-        while True:
-            with self._cond:
-                while not self._has_work(last_sync):
-                    self._cond.wait(timeout=self._wait_timeout(last_sync))
-                if self._closing and (self._failed or not self._buffer):
-                    self._final_sync()
-                    return
-                data = bytes(self._buffer)
-                seq = self._buffer_seq
-                self._buffer.clear()
-                rotate_to, self._rotate_to = self._rotate_to, None
-                truncate = self._truncate_pending
-            try:
-                if truncate:
-                    os.ftruncate(self._fd, self._good_offset)
-                    with self._cond:
-                        self._truncate_pending = False
-                if rotate_to is not None:
-                    try:
-                        self._switch_file(rotate_to)
-                    except OSError:
-                        # Retry before the next write: a record after a
-                        # snapshot must never land in the log before it.
-                        with self._cond:
-                            self._rotate_to = self._rotate_to or rotate_to
-                        raise
-                if data:
-                    self._write_all(data)
-                    if self.fsync == "always":
-                        self._sync(len(data))
-                    else:
-                        self._good_offset += len(data)
-                if self._everysec_due(last_sync):
-                    last_sync = time.monotonic()
-                    self._sync_everysec()
-            except OSError as exc:
-                self._cut_back()
-                self._fail(exc)
-                continue
-            if data:
-                self._report(seq)
-
-    def _has_work(self, last_sync: float) -> bool:
-        if self._failed:
-            return self._closing
-        # A pending rotation or truncation waits for the next write, so that
-        # a failing disk fails requests instead of spinning here.
-        if self._buffer or self._closing:
-            return True
-        return self._everysec_due(last_sync)
-
-    def _everysec_due(self, last_sync: float) -> bool:
-        return (
-            self.fsync == "everysec"
-            and self._dirty_since_sync()
-            and time.monotonic() - last_sync >= FSYNC_EVERYSEC_INTERVAL_S
+    def _everysec_tick(self) -> None:
+        assert self._loop is not None and self._syncer is not None
+        self._everysec_timer = self._loop.call_later(
+            FSYNC_EVERYSEC_INTERVAL_S, self._everysec_tick
         )
+        if self._written_seq > self._synced_seq:
+            self._syncer.request(self._written_seq)
 
-    def _wait_timeout(self, last_sync: float) -> float | None:
-        if self.fsync != "everysec" or not self._dirty_since_sync():
-            return None
-        return max(0.0, FSYNC_EVERYSEC_INTERVAL_S - (time.monotonic() - last_sync))
-
-    def _dirty_since_sync(self) -> bool:
-        return self._synced_offset != self._good_offset
-
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-
-    def _sync(self, written: int) -> None:
-        try:
-            os.fdatasync(self._fd)
-        except OSError as exc:
-            logger.critical(
-                "fdatasync of the log file %s failed: %s",
-                self.path,
-                exc,
-                extra={"path": str(self.path)},
-            )
-            raise
+    def _on_synced(self, seq: int) -> None:
         self.syncs += 1
-        self._good_offset += written
-        self._synced_offset = self._good_offset
+        self._synced_seq = max(self._synced_seq, seq)
+        if self.fsync == "always":
+            self._complete(seq)
+        elif self._everysec_failing:
+            logger.warning("fdatasync of the log file %s works again", self.path)
+            self._everysec_failing = False
+        self._finish_close(seq)
 
-    def _sync_everysec(self) -> None:
-        # The records are acknowledged already, so a failure here cannot be
-        # reported to their clients; the next second tries again.
-        try:
-            os.fdatasync(self._fd)
-        except OSError as exc:
+    def _on_sync_failed(self, exc: Exception) -> None:
+        self._finish_close(None)
+        if self.fsync != "always":
+            # The records are acknowledged already, so a failure here cannot
+            # be reported to their clients; the next second tries again.
             if not self._everysec_failing:
                 logger.critical(
                     "fdatasync of the log file %s failed: %s; acknowledged "
@@ -444,23 +416,56 @@ class AppendLog:
                 )
             self._everysec_failing = True
             return
-        if self._everysec_failing:
-            logger.warning("fdatasync of the log file %s works again", self.path)
-            self._everysec_failing = False
-        self._synced_offset = self._good_offset
+        logger.critical(
+            "fdatasync of the log file %s failed: %s",
+            self.path,
+            exc,
+            extra={"path": str(self.path)},
+        )
+        self._fail(exc)
 
-    def _switch_file(self, path: Path) -> None:
-        if self.fsync != "no":
-            os.fdatasync(self._fd)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        fsync_dir(path.parent)
-        os.close(self._fd)
-        self._fd = fd
-        self._good_offset = 0
-        self._synced_offset = 0
+    def _finish_close(self, seq: int | None) -> None:
+        if self._final is None:
+            return
+        target, done = self._final
+        if seq is None or seq >= target:
+            self._final = None
+            if not done.done():
+                done.set_result(None)
+
+    def _complete(self, seq: int) -> None:
+        if self._error is not None:
+            return
+        self._durable_seq = max(self._durable_seq, seq)
+        unsynced = self._unsynced
+        while unsynced and unsynced[0][0] <= seq:
+            self._good_offset = unsynced.popleft()[1]
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= seq:
+            _, future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        if self._error is not None:
+            return
+        logger.error(
+            "writing the log file %s failed: %s",
+            self.path,
+            exc,
+            extra={"path": str(self.path)},
+        )
+        self._error = exc
+        self._cut_back()
+        assert self._loop is not None
+        self._loop.call_soon(self._failed_on_loop)
+
+    def _failed_on_loop(self) -> None:
+        if self._on_failure is not None:
+            self._on_failure()
 
     def _cut_back(self) -> None:
-        # Complete records of a failed batch may be in the file already, and
+        # Records after the last durable one may be in the file already, and
         # they are about to be reverted, so they must go before anything
         # else is written. If the truncation fails too, the next write and
         # close retry it.
@@ -475,56 +480,189 @@ class AppendLog:
                 self.path,
                 exc,
             )
-            with self._cond:
-                self._truncate_pending = True
+            self._truncate_pending = True
             return
-        with self._cond:
-            self._truncate_pending = False
+        self._truncate_pending = False
 
-    def _final_sync(self) -> None:
-        if self._truncate_pending:
-            self._cut_back()
-        if self.fsync == "no" or self._failed:
-            return
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class _Syncer:
+    """The syncer process and the event loop's end of its socket.
+
+    At most one fdatasync request is outstanding. A request made while one
+    is outstanding waits for its reply and is sent then, covering every
+    record written in the meantime. If the process dies, a new one starts
+    and the outstanding request is sent to it again.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        log_fd: int,
+        on_synced: Callable[[int], None],
+        on_failed: Callable[[Exception], None],
+    ) -> None:
+        self._loop = loop
+        self._log_fd = log_fd
+        self._on_synced = on_synced
+        self._on_failed = on_failed
+        self._requested_seq = 0
+        self._sent_seq = 0
+        self._outstanding = False
+        # Processes that stopped in a row without replying.
+        self._deaths = 0
+        self._stopping = False
+        self._channel: socket.socket | None = None
+        self._partial = b""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._spawn()
+
+    def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        command = [
+            sys.executable,
+            "-I",
+            "-S",
+            syncer.__file__,
+            str(self._log_fd),
+            str(theirs.fileno()),
+        ]
         try:
-            os.fdatasync(self._fd)
+            self._process = subprocess.Popen(
+                command,
+                pass_fds=(self._log_fd, theirs.fileno()),
+                stdin=subprocess.DEVNULL,
+            )
         except OSError as exc:
-            logger.critical(
-                "fdatasync of the log file %s failed at shutdown: %s", self.path, exc
+            ours.close()
+            raise StorageError(f"cannot start the log syncer process: {exc}") from exc
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._channel = ours
+        self._loop.add_reader(ours.fileno(), self._on_readable)
+
+    def request(self, seq: int) -> None:
+        """Ask for an fdatasync covering every record up to `seq`."""
+        self._requested_seq = max(self._requested_seq, seq)
+        if not self._outstanding:
+            self._send_request()
+
+    def switch(self, log_fd: int, dir_fd: int) -> None:
+        """Move the syncer to the new log file `log_fd` in directory `dir_fd`."""
+        self._log_fd = log_fd
+        if self._channel is not None:
+            word = syncer.WORD.pack(syncer.SWITCH)
+            try:
+                socket.send_fds(self._channel, [word], [log_fd, dir_fd])
+                return
+            except OSError:
+                self._restart()
+        # The next process starts with the new file, so the directory is
+        # synced here.
+        try:
+            os.fsync(dir_fd)
+        except OSError as exc:
+            logger.error(
+                "fsync of the directory of the new log file failed: %s; a crash "
+                "of the machine may lose the file",
+                exc,
             )
 
-    def _fail(self, exc: OSError) -> None:
-        logger.error(
-            "writing the log file %s failed: %s",
-            self.path,
-            exc,
-            extra={"path": str(self.path)},
-        )
-        with self._cond:
-            self._failed = True
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._failed_on_loop, exc)
+    async def stop(self) -> None:
+        """Close the socket, which makes the process exit, and wait for it."""
+        self._stopping = True
+        self._close_channel()
+        if self._process is not None:
+            await self._loop.run_in_executor(None, self._process.wait)
 
-    def _report(self, seq: int) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._complete, seq)
-
-    # Loop side.
-
-    def _failed_on_loop(self, exc: OSError) -> None:
-        self._error = exc
-        if self._on_failure is not None:
-            self._on_failure()
-
-    def _complete(self, seq: int) -> None:
-        if self._error is not None:
+    def _send_request(self) -> None:
+        if self._stopping:
             return
-        self._durable_seq = max(self._durable_seq, seq)
-        unsynced = self._unsynced
-        while unsynced and unsynced[0][0] <= seq:
-            unsynced.popleft()
-        waiters = self._waiters
-        while waiters and waiters[0][0] <= seq:
-            _, future = waiters.popleft()
-            if not future.done():
-                future.set_result(None)
+        self._outstanding = True
+        self._sent_seq = self._requested_seq
+        try:
+            if self._channel is None:
+                self._spawn()
+            assert self._channel is not None
+            self._channel.send(syncer.WORD.pack(self._requested_seq))
+        except StorageError as exc:
+            self._outstanding = False
+            self._on_failed(exc)
+        except OSError:
+            self._restart()
+
+    def _on_readable(self) -> None:
+        assert self._channel is not None
+        try:
+            data = self._channel.recv(syncer.WORD.size * 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._restart()
+            return
+        self._deaths = 0
+        # Replies are whole words, but a stream socket may split one.
+        data = self._partial + data
+        whole = len(data) - len(data) % syncer.WORD.size
+        self._partial = data[whole:]
+        for (word,) in syncer.WORD.iter_unpack(data[:whole]):
+            self._outstanding = False
+            if word & syncer.FAILED:
+                code = word & ~syncer.FAILED
+                self._on_failed(OSError(code, os.strerror(code)))
+            else:
+                self._on_synced(word)
+        if not self._outstanding and self._requested_seq > self._sent_seq:
+            self._send_request()
+
+    def _restart(self) -> None:
+        self._close_channel()
+        if self._stopping:
+            return
+        status = self._reap()
+        self._deaths += 1
+        logger.error(
+            "the log syncer process stopped (exit status %s); a new one starts "
+            "with the next fdatasync",
+            status,
+        )
+        if not self._outstanding:
+            return
+        if self._deaths >= MAX_SYNCER_DEATHS:
+            self._outstanding = False
+            self._deaths = 0
+            self._on_failed(
+                StorageError(
+                    f"the log syncer process stopped {MAX_SYNCER_DEATHS} times "
+                    "in a row without replying"
+                )
+            )
+            return
+        self._send_request()
+
+    def _reap(self) -> int | None:
+        # The socket closes as the process exits, so the wait is short.
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        try:
+            return process.wait(timeout=SYNCER_EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def _close_channel(self) -> None:
+        self._partial = b""
+        if self._channel is not None:
+            self._loop.remove_reader(self._channel.fileno())
+            self._channel.close()
+            self._channel = None
