@@ -222,7 +222,9 @@ class AppendLog:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the syncer process; raises StorageError if it cannot start."""
         self._loop = loop
-        self._syncer = _Syncer(loop, self._fd, self._on_synced, self._on_sync_failed)
+        self._syncer = _Syncer(
+            loop, self._fd, self.path.parent, self._on_synced, self._on_sync_failed
+        )
         if self.fsync == "everysec":
             self._everysec_timer = loop.call_later(
                 FSYNC_EVERYSEC_INTERVAL_S, self._everysec_tick
@@ -352,6 +354,9 @@ class AppendLog:
             if not future.done():
                 future.set_exception(LogWriteFailed(message))
         self._durable_seq = self._written_seq = self._next_seq
+        if self.fsync == "always":
+            # The file now ends at the last record an fdatasync covered.
+            self._synced_seq = self._next_seq
         self.size = self._good_offset
         self._pending.clear()
         self._error = None
@@ -505,11 +510,13 @@ class _Syncer:
         self,
         loop: asyncio.AbstractEventLoop,
         log_fd: int,
+        log_dir: Path,
         on_synced: Callable[[int], None],
         on_failed: Callable[[Exception], None],
     ) -> None:
         self._loop = loop
         self._log_fd = log_fd
+        self._log_dir = log_dir
         self._on_synced = on_synced
         self._on_failed = on_failed
         self._requested_seq = 0
@@ -524,26 +531,25 @@ class _Syncer:
         self._spawn()
 
     def _spawn(self) -> None:
+        try:
+            dir_fd = os.open(self._log_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot open the log directory {str(self._log_dir)!r}: {exc}"
+            ) from exc
         ours, theirs = socket.socketpair()
-        command = [
-            sys.executable,
-            "-I",
-            "-S",
-            syncer.__file__,
-            str(self._log_fd),
-            str(theirs.fileno()),
-        ]
+        fds = (self._log_fd, theirs.fileno(), dir_fd)
+        command = [sys.executable, "-I", "-S", syncer.__file__, *map(str, fds)]
         try:
             self._process = subprocess.Popen(
-                command,
-                pass_fds=(self._log_fd, theirs.fileno()),
-                stdin=subprocess.DEVNULL,
+                command, pass_fds=fds, stdin=subprocess.DEVNULL
             )
         except OSError as exc:
             ours.close()
             raise StorageError(f"cannot start the log syncer process: {exc}") from exc
         finally:
             theirs.close()
+            os.close(dir_fd)
         ours.setblocking(False)
         self._channel = ours
         self._loop.add_reader(ours.fileno(), self._on_readable)
@@ -557,23 +563,15 @@ class _Syncer:
     def switch(self, log_fd: int, dir_fd: int) -> None:
         """Move the syncer to the new log file `log_fd` in directory `dir_fd`."""
         self._log_fd = log_fd
-        if self._channel is not None:
-            word = syncer.WORD.pack(syncer.SWITCH)
-            try:
-                socket.send_fds(self._channel, [word], [log_fd, dir_fd])
-                return
-            except OSError:
-                self._restart()
-        # The next process starts with the new file, so the directory is
-        # synced here.
+        if self._channel is None:
+            # The next process starts with the new file and syncs its
+            # directory before it replies.
+            return
+        word = syncer.WORD.pack(syncer.SWITCH)
         try:
-            os.fsync(dir_fd)
-        except OSError as exc:
-            logger.error(
-                "fsync of the directory of the new log file failed: %s; a crash "
-                "of the machine may lose the file",
-                exc,
-            )
+            socket.send_fds(self._channel, [word], [log_fd, dir_fd])
+        except OSError:
+            self._restart()
 
     async def stop(self) -> None:
         """Close the socket, which makes the process exit, and wait for it."""

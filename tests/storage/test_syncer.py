@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,23 @@ def test_serve_reports_failed_fdatasync() -> None:
     assert reply == syncer.FAILED | 22
 
 
+def test_serve_reports_failed_directory_sync(tmp_path: Path) -> None:
+    # A pipe in place of the directory: its fsync fails with EINVAL, and the
+    # first request after it fails although the log's own fdatasync works.
+    log_fd = os.open(tmp_path / "log", os.O_WRONLY | os.O_CREAT)
+    read_end, write_end = os.pipe()
+    ours, theirs = socket.socketpair()
+    with ours:
+        ours.sendall(syncer.WORD.pack(4))
+        ours.sendall(syncer.WORD.pack(5))
+        ours.shutdown(socket.SHUT_WR)
+        with theirs:
+            syncer.serve(log_fd, theirs, write_end)
+        replies = [word for (word,) in syncer.WORD.iter_unpack(ours.recv(64))]
+    os.close(read_end)
+    assert replies == [syncer.FAILED | 22, 5]
+
+
 async def test_failed_fdatasync_reverts_records(caplog: Any) -> None:
     # Writes to /dev/null succeed and its fdatasync fails, as a disk that
     # loses its data after the write would.
@@ -136,6 +154,34 @@ async def test_rotate_moves_the_syncer(tmp_path: Path) -> None:
         await log.close()
     assert logged_values(tmp_path / "log-1") == ["old"]
     assert logged_values(tmp_path / "log-2") == ["new"]
+
+
+async def test_syncer_dying_unanswered_fails_records(
+    tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    # A syncer that exits on its first request, as one that cannot run would.
+    crash = tmp_path / "crash.py"
+    crash.write_text(
+        "import socket, sys\n"
+        "socket.socket(fileno=int(sys.argv[2])).recv(8)\n"
+        "sys.exit(3)\n"
+    )
+    stub = types.SimpleNamespace(
+        WORD=syncer.WORD, SWITCH=syncer.SWITCH, FAILED=syncer.FAILED, __file__=crash
+    )
+    monkeypatch.setattr("nanoqueue.storage.log.syncer", stub)
+    log = AppendLog(tmp_path / "log", "always")
+    reverted: list[Committed] = []
+    log.set_failure_handler(lambda: log.rewind(reverted.append))
+    log.start(asyncio.get_running_loop())
+    try:
+        record = committed("a")
+        with pytest.raises(LogWriteFailed, match="stopped 3 times in a row"):
+            await asyncio.wait_for(log.append(record), timeout=20)
+        assert reverted == [record]
+    finally:
+        await log.close()
+    assert caplog.text.count("the log syncer process stopped (exit status 3)") == 3
 
 
 @pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
