@@ -49,7 +49,8 @@ FSYNC_EVERYSEC_INTERVAL_S = 1.0
 # A syncer process that stops this many times in a row without replying
 # fails the records waiting for it.
 MAX_SYNCER_DEATHS = 3
-SYNCER_EXIT_TIMEOUT_S = 1.0
+# Seconds `close` waits for the last fdatasync before it logs that it waits.
+CLOSE_WARNING_S = 5.0
 
 
 def encode_record(redo: list[RedoEntry]) -> bytes:
@@ -345,9 +346,14 @@ class AppendLog:
             _, _, committed = self._unsynced.pop()
             revert(committed)
             reverted += 1
+        advice = (
+            "Free disk space or fix the disk and retry"
+            if isinstance(error, OSError)
+            else "Retry; the server's log says why"
+        )
         message = (
             f"writing the log file {str(self.path)!r} failed: {error}; "
-            "the change was rolled back. Free disk space or fix the disk and retry"
+            f"the change was rolled back. {advice}"
         )
         while self._waiters:
             _, future = self._waiters.popleft()
@@ -383,7 +389,16 @@ class AppendLog:
                 done = self._loop.create_future()
                 self._final = (target, done)
                 syncer.request(target)
-                await done
+                try:
+                    await asyncio.wait_for(asyncio.shield(done), CLOSE_WARNING_S)
+                except TimeoutError:
+                    logger.warning(
+                        "still waiting for the last fdatasync of the log file %s "
+                        "after %g s; the disk or the syncer process is stalled",
+                        self.path,
+                        CLOSE_WARNING_S,
+                    )
+                    await done
             await syncer.stop()
         os.close(self._fd)
         self._fd = -1
@@ -527,6 +542,9 @@ class _Syncer:
         self._stopping = False
         self._channel: socket.socket | None = None
         self._partial = b""
+        # Messages waiting for room in the socket, each with its own copies
+        # of the descriptors it carries.
+        self._outbox: deque[tuple[bytes, list[int]]] = deque()
         self._process: subprocess.Popen[bytes] | None = None
         self._spawn()
 
@@ -567,11 +585,12 @@ class _Syncer:
             # The next process starts with the new file and syncs its
             # directory before it replies.
             return
-        word = syncer.WORD.pack(syncer.SWITCH)
-        try:
-            socket.send_fds(self._channel, [word], [log_fd, dir_fd])
-        except OSError:
-            self._restart()
+        if self._outbox and self._outbox[-1][1]:
+            # A switch the syncer has not received yet is replaced, because
+            # no request came after it. Its file then misses the fdatasync
+            # of a switch, which only `everysec` and `no` records can need.
+            _close_all(self._outbox.pop()[1])
+        self._send(syncer.WORD.pack(syncer.SWITCH), [log_fd, dir_fd])
 
     async def stop(self) -> None:
         """Close the socket, which makes the process exit, and wait for it."""
@@ -588,13 +607,49 @@ class _Syncer:
         try:
             if self._channel is None:
                 self._spawn()
-            assert self._channel is not None
-            self._channel.send(syncer.WORD.pack(self._requested_seq))
         except StorageError as exc:
             self._outstanding = False
             self._on_failed(exc)
-        except OSError:
-            self._restart()
+            return
+        self._send(syncer.WORD.pack(self._requested_seq))
+
+    def _send(self, word: bytes, fds: list[int] | None = None) -> None:
+        """Send one word, and descriptors with it, or queue them while the socket is full."""
+        if not self._outbox:
+            try:
+                self._send_now(word, fds)
+                return
+            except BlockingIOError:
+                # A stalled syncer stops reading; the messages wait in order.
+                assert self._channel is not None
+                self._loop.add_writer(self._channel.fileno(), self._flush_outbox)
+            except OSError:
+                self._restart()
+                return
+        # The caller may close its descriptors once this returns.
+        self._outbox.append((word, [os.dup(fd) for fd in fds or ()]))
+
+    def _send_now(self, word: bytes, fds: list[int] | None) -> None:
+        assert self._channel is not None
+        if fds:
+            socket.send_fds(self._channel, [word], fds)
+        else:
+            self._channel.send(word)
+
+    def _flush_outbox(self) -> None:
+        while self._outbox:
+            word, fds = self._outbox[0]
+            try:
+                self._send_now(word, fds)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._restart()
+                return
+            self._outbox.popleft()
+            _close_all(fds)
+        assert self._channel is not None
+        self._loop.remove_writer(self._channel.fileno())
 
     def _on_readable(self) -> None:
         assert self._channel is not None
@@ -631,7 +686,7 @@ class _Syncer:
         logger.error(
             "the log syncer process stopped (exit status %s); a new one starts "
             "with the next fdatasync",
-            status,
+            "not yet known" if status is None else status,
         )
         if not self._outstanding:
             return
@@ -648,19 +703,28 @@ class _Syncer:
         self._send_request()
 
     def _reap(self) -> int | None:
-        # The socket closes as the process exits, so the wait is short.
+        """Return the exit status of the stopped process, or None if not known yet."""
         process, self._process = self._process, None
         if process is None:
             return None
-        try:
-            return process.wait(timeout=SYNCER_EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        status = process.poll()
+        if status is None:
+            # It closed its socket as it exits. A process stuck in fdatasync
+            # exits only when the call returns, so the wait runs in a thread.
+            self._loop.run_in_executor(None, process.wait)
+        return status
 
     def _close_channel(self) -> None:
         self._partial = b""
+        while self._outbox:
+            _close_all(self._outbox.popleft()[1])
         if self._channel is not None:
             self._loop.remove_reader(self._channel.fileno())
+            self._loop.remove_writer(self._channel.fileno())
             self._channel.close()
             self._channel = None
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)

@@ -90,7 +90,11 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     log_fd, channel_fd, dir_fd = (int(arg) for arg in argv)
     with socket.socket(fileno=channel_fd) as channel:
-        serve(log_fd, channel, dir_fd)
+        try:
+            serve(log_fd, channel, dir_fd)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server died with a request or a reply in flight.
+            return
 
 
 if __name__ == "__main__":

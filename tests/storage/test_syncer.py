@@ -176,12 +176,33 @@ async def test_syncer_dying_unanswered_fails_records(
     log.start(asyncio.get_running_loop())
     try:
         record = committed("a")
-        with pytest.raises(LogWriteFailed, match="stopped 3 times in a row"):
+        with pytest.raises(LogWriteFailed, match="stopped 3 times in a row") as failure:
             await asyncio.wait_for(log.append(record), timeout=20)
+        assert "Retry; the server's log says why" in failure.value.message
         assert reverted == [record]
     finally:
         await log.close()
-    assert caplog.text.count("the log syncer process stopped (exit status 3)") == 3
+    assert caplog.text.count("a new one starts with the next fdatasync") == 3
+
+
+async def test_stalled_syncer_queues_switches(tmp_path: Path, caplog: Any) -> None:
+    # A stopped syncer stops reading, so its socket fills up with switches.
+    caplog.set_level(logging.WARNING)
+    log = AppendLog(tmp_path / "log-0", "everysec")
+    log.start(asyncio.get_running_loop())
+    (child,) = children(os.getpid())
+    os.kill(child, signal.SIGSTOP)
+    try:
+        for number in range(1, 1001):
+            await log.append(committed(str(number)))
+            log.rotate(tmp_path / f"log-{number}")
+    finally:
+        os.kill(child, signal.SIGCONT)
+    await log.append(committed("last"))
+    await log.close()
+    assert children(os.getpid()) == [] or gone(child)
+    assert "syncer process stopped" not in caplog.text
+    assert logged_values(tmp_path / "log-1000") == ["last"]
 
 
 @pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
