@@ -176,9 +176,9 @@ class Storage:
                 except StorageError:
                     return None
             seq = self._log_seq + 1
-            # The log moves to a new file before the fork, so that a failed
-            # fork leaves one more log to replay and never a record of the
-            # snapshot's successor in a log before it.
+            # The log moves to its new file before the fork. A failed fork
+            # then leaves one more log to replay, and no record written after
+            # the snapshot can land in a log that the snapshot covers.
             log.rotate(self.data_dir.log_path(seq))
             self._log_seq = seq
             forked = time.perf_counter()

@@ -160,7 +160,8 @@ class AppendLog:
       record. The syncer process calls it (see syncer.py); records written
       while one fdatasync runs share the next.
     - `everysec`: a future completes once its record is written to the
-      file; the syncer calls fdatasync at most once a second.
+      file. A timer asks the syncer for an fdatasync each second while
+      records are unsynced, and rotation and close ask for one too.
     - `no`: a future completes once its record is written to the file.
 
     When a write or fdatasync fails, the log cuts the file back to its last
