@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from nanoqueue.config import Config
 from nanoqueue.http import db_api, openapi, queues_api
-from nanoqueue.http.errors import native_errors, render_router_errors
+from nanoqueue.http.errors import native_errors, unmatched
 from nanoqueue.http.keys import CONFIG, ENGINE, QUEUES
+from nanoqueue.http.queues_api import naming
 from nanoqueue.http.sqs.handler import setup as setup_sqs
 from nanoqueue.queues.service import QueueService
 from nanoqueue.scripting.engine import ScriptEngine
@@ -28,15 +31,23 @@ def create_app(
     for table in (db_api.routes, queues_api.routes, openapi.routes):
         add_native_routes(app, table)
     setup_sqs(app)
-    app.on_response_prepare.append(render_router_errors)
+    app.router.add_route("*", "/{path:.*}", unmatched)
     return app
 
 
 def add_native_routes(app: web.Application, table: web.RouteTableDef) -> None:
-    """Add the routes of `table`, each wrapped to render its errors as JSON."""
+    """Add the routes of `table`, each wrapped to render its errors as JSON.
+
+    The errors of a handler marked with `naming.native_names` name the
+    parameters as its clients sent them.
+    """
     for route in table:
         assert isinstance(route, web.RouteDef)
-        wrapped = native_errors(route.handler)
+        names = naming.names_of(route.handler)
+        rename = (
+            None if names is None else functools.partial(naming.rename, names=names)
+        )
+        wrapped = native_errors(route.handler, rename)
         web.RouteDef(route.method, route.path, wrapped, route.kwargs).register(
             app.router
         )

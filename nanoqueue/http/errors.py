@@ -73,8 +73,14 @@ def status_of(error: errors.NanoqueueError) -> int:
     return 500
 
 
-def error_body(error: errors.NanoqueueError) -> dict[str, object]:
-    body: dict[str, object] = {"code": error.code, "message": error.message}
+def error_body(
+    error: errors.NanoqueueError, message: str | None = None
+) -> dict[str, object]:
+    """Return the native error body of `error`, with `message` in place of its own."""
+    body: dict[str, object] = {
+        "code": error.code,
+        "message": error.message if message is None else message,
+    }
     if isinstance(error, errors.ScriptError):
         body["rolled_back"] = error.rolled_back
     return {"error": body}
@@ -89,11 +95,15 @@ def json_error(status: int, body: dict[str, object]) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def native_errors(handler: Handler) -> Handler:
+def native_errors(
+    handler: Handler, rename: Callable[[str], str] | None = None
+) -> Handler:
     """Wrap a route handler so that its errors reply `{"error": {...}}`.
 
     A NanoqueueError gets its status from STATUS, and one of status 5xx is
-    logged as one line. An unexpected error is a 500 whose body carries no
+    logged as one line. `rename`, when given, rewrites the message of a
+    QueueError, whose parameter names are those of SQS, into the names the
+    route's clients sent. An unexpected error is a 500 whose body carries no
     detail, logged with its traceback. create_app wraps every route this
     way, which costs one coroutine call per request where an aiohttp
     middleware costs two and a lookup.
@@ -105,6 +115,9 @@ def native_errors(handler: Handler) -> Handler:
             return await handler(request)
         except errors.NanoqueueError as exc:
             status = status_of(exc)
+            message = exc.message
+            if rename is not None and isinstance(exc, errors.QueueError):
+                message = rename(message)
             if status >= 500:
                 # A known error class names its cause in the message, so one
                 # line per request is enough, for example while the disk is full.
@@ -113,9 +126,9 @@ def native_errors(handler: Handler) -> Handler:
                     request.method,
                     request.path,
                     exc.code,
-                    exc.message,
+                    message,
                 )
-            return json_error(status, error_body(exc))
+            return json_error(status, error_body(exc, message))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -146,24 +159,25 @@ def http_error_body(exc: web.HTTPException) -> dict[str, object]:
     return {"error": {"code": code, "message": message}}
 
 
-async def render_router_errors(
-    request: web.Request, response: web.StreamResponse
-) -> None:
-    """Give the 404 and 405 replies of aiohttp's router the native JSON body.
+async def unmatched(request: web.Request) -> web.Response:
+    """Return the native JSON error for a request that no other route takes.
 
-    The router raises these before any handler runs, so `native_errors`
-    cannot catch them. An `on_response_prepare` receiver runs after aiohttp
-    has set a reply's headers and before it writes them, so both the body
-    and its headers can still change.
+    The reply is 405 with an Allow header when other routes take the path
+    with other methods, else 404. create_app adds this as the last route,
+    for every method and path, so that aiohttp's router never answers with
+    its plain-text errors, and the requests that do match pay nothing for it.
     """
-    if (
-        isinstance(response, web.HTTPException)
-        and response.status in (404, 405)
-        and response.content_type != "application/json"
-    ):
-        body = orjson.dumps(http_error_body(response))
-        response.body = body
-        response.content_type = "application/json"
-        # The headers, the length of the plain-text body among them, are set
-        # but not yet written.
-        response.headers["Content-Length"] = str(len(body))
+    own = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not own:
+            _, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        error: web.HTTPException = web.HTTPMethodNotAllowed(request.method, allowed)
+    else:
+        error = web.HTTPNotFound()
+    response = json_error(error.status, http_error_body(error))
+    if "Allow" in error.headers:
+        response.headers["Allow"] = error.headers["Allow"]
+    return response

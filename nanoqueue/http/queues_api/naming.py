@@ -7,15 +7,12 @@ parameters it has before the error reaches the client.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from nanoqueue.errors import QueueError
 from nanoqueue.queues import model
 from nanoqueue.queues.model import EntryError
 
@@ -59,19 +56,22 @@ def rename_entry(error: EntryError, names: Mapping[str, str]) -> EntryError:
 
 
 def native_names(names: Mapping[str, str]) -> Callable[[Handler], Handler]:
-    """Wrap a handler so that the QueueErrors it raises use native names."""
+    """Mark a handler whose QueueErrors should name parameters as in `names`.
+
+    The handler itself is unchanged: the error wrapper that create_app puts
+    around every route renames them, so a request pays for no extra call.
+    """
 
     def decorate(handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def renaming(request: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except QueueError as exc:
-                renamed = copy.copy(exc)
-                renamed.message = rename(exc.message, names)
-                renamed.args = (renamed.message,)
-                raise renamed from exc
-
-        return renaming
+        _NAMES[handler] = names
+        return handler
 
     return decorate
+
+
+def names_of(handler: Handler) -> Mapping[str, str] | None:
+    """Return the names a handler was marked with by `native_names`, if any."""
+    return _NAMES.get(handler)
+
+
+_NAMES: dict[Handler, Mapping[str, str]] = {}
