@@ -104,6 +104,7 @@ def run(
     results: bool,
 ) -> None:
     """Run the named scenarios, or `all`, and write JSON, Markdown and charts."""
+    SOURCE.use_worktree = worktree
     selected = list(SCENARIOS) if names == ("all",) else list(names)
     unknown = [name for name in selected if name not in SCENARIOS]
     if unknown:

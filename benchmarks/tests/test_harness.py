@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from benchmarks.__main__ import main
 from benchmarks.harness import instructions, procstat, wrk
 from benchmarks.harness.histogram import Histogram
+from benchmarks.harness.peers import SOURCE
 from benchmarks.harness.protocols import NativeProtocol, SqsProtocol
 from benchmarks.harness.scenarios import comparisons
 from benchmarks.harness.targets import Row
@@ -187,3 +190,14 @@ def test_instruction_summary_ratio() -> None:
 
     assert "| no-op | 1,000 | 200,000 | 1.00x |" in text
     assert "| nanoqueue | 500 | 340,000 | 1.70x |" in text
+
+
+def test_worktree_flag_selects_work_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SOURCE, "use_worktree", False)
+
+    # The unknown scenario stops the run before any server starts.
+    result = CliRunner().invoke(main, ["run", "no-such-scenario", "--worktree"])
+
+    assert result.exit_code == 2
+    assert SOURCE.use_worktree
+    assert SOURCE.describe() == "work tree"
