@@ -87,6 +87,20 @@ async def test_each_request_gets_its_own_results(
             assert received[reply.message_id] == entry.body
 
 
+async def test_send_one_pass_later_joins_run(
+    service: QueueService, runs: SendRuns
+) -> None:
+    first = asyncio.ensure_future(send(service, "first"))
+    # The first send's step opens the run during this pass.
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(send(service, "second"))
+
+    await asyncio.gather(first, second)
+
+    assert runs.sizes == [2]
+    assert [m.body for m in await receive_all(service, "work")] == ["first", "second"]
+
+
 async def test_lone_send_runs_alone(service: QueueService, runs: SendRuns) -> None:
     await send(service, "one")
     await send(service, "two")
