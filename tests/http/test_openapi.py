@@ -24,7 +24,7 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
 
 def router_operations(app: web.Application) -> set[tuple[str, str]]:
     """Return (method, path) of every route, leaving out the HEAD that aiohttp
-    adds to a GET and the route that answers unknown paths with 404."""
+    adds to a GET and the fallback route that returns 404 and 405 errors."""
     operations = set()
     for route in app.router.routes():
         assert route.resource is not None
@@ -68,7 +68,7 @@ async def test_openapi_is_version_3(app: web.Application, aiohttp_client: Any) -
 
 
 async def test_openapi_has_no_wildcard_routes(app: web.Application) -> None:
-    """Only the route that answers unknown paths takes every method."""
+    """Only the fallback route for unknown paths takes every method."""
     wildcards = [route for route in app.router.routes() if route.method == "*"]
     assert [route.handler for route in wildcards] == [unmatched]
 
