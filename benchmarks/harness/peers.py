@@ -192,10 +192,15 @@ class NanoqueueSource:
         self.commit = ""
         self._directory: Path | None = None
 
-    def path(self) -> Path | None:
-        """Return the directory to import nanoqueue from, or None for the work tree."""
+    def path(self) -> Path:
+        """Return the directory to import nanoqueue from.
+
+        That is this checkout's root for the work tree, so that the server
+        runs the tree the harness runs from and not whichever nanoqueue
+        pip installed, else the export of HEAD.
+        """
         if self.use_worktree:
-            return None
+            return ROOT
         if self._directory is None:
             self.commit = _git_output("rev-parse", "--short", "HEAD")
             directory = Path(tempfile.mkdtemp(prefix=f"nqbench-source-{self.commit}-"))
@@ -270,11 +275,8 @@ class NanoqueueServer(Server):
         return _http_ready(self.port, "/openapi.json")
 
     def environment(self) -> dict[str, str]:
-        source = SOURCE.path()
-        if source is None:
-            return dict(os.environ)
         paths = [
-            str(source),
+            str(SOURCE.path()),
             *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
         ]
         return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}

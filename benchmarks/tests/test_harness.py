@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from benchmarks.__main__ import main
 from benchmarks.harness import instructions, procstat, wrk
 from benchmarks.harness.histogram import Histogram
-from benchmarks.harness.peers import SOURCE
+from benchmarks.harness.peers import ROOT, SOURCE, NanoqueueServer
 from benchmarks.harness.protocols import NativeProtocol, SqsProtocol
 from benchmarks.harness.scenarios import comparisons
 from benchmarks.harness.targets import Row
@@ -201,3 +202,16 @@ def test_worktree_flag_selects_work_tree(monkeypatch: pytest.MonkeyPatch) -> Non
     assert result.exit_code == 2
     assert SOURCE.use_worktree
     assert SOURCE.describe() == "work tree"
+
+
+def test_worktree_server_imports_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SOURCE, "use_worktree", True)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+
+    server = NanoqueueServer()
+    environment = server.environment()
+    shutil.rmtree(server.directory)
+
+    first = environment["PYTHONPATH"].split(os.pathsep)[0]
+    assert first == str(ROOT)
+    assert (Path(first) / "nanoqueue" / "__init__.py").is_file()
