@@ -195,9 +195,9 @@ class NanoqueueSource:
     def path(self) -> Path:
         """Return the directory to import nanoqueue from.
 
-        That is this checkout's root for the work tree, so that the server
-        runs the tree the harness runs from and not whichever nanoqueue
-        pip installed, else the export of HEAD.
+        For the work tree that is this checkout's root, so that the server
+        runs the code next to the harness and not whichever nanoqueue pip
+        installed. Otherwise it is the export of HEAD.
         """
         if self.use_worktree:
             return ROOT
