@@ -31,8 +31,26 @@ def create_app(
     for table in (db_api.routes, queues_api.routes, openapi.routes):
         add_native_routes(app, table)
     setup_sqs(app)
-    app.router.add_route("*", "/{path:.*}", unmatched)
+    fallback = AnyTarget()
+    app.router.register_resource(fallback)
+    fallback.add_route("*", unmatched)
     return app
+
+
+class AnyTarget(web.DynamicResource):
+    """A resource that matches every request target, `OPTIONS *` included.
+
+    The router tries it last, after the routes whose paths have a longer
+    fixed prefix. A plain `/{path:.*}` route would miss the `*` target,
+    which does not start with a slash, and aiohttp would reply to it with
+    its plain-text 404.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("/{path:.*}")
+
+    def _match(self, path: str) -> dict[str, str]:
+        return {"path": path}
 
 
 def add_native_routes(app: web.Application, table: web.RouteTableDef) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gzip
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -164,6 +166,22 @@ async def test_wrong_method_405_lists_allowed(client: TestClient[Any, Any]) -> N
     assert response.headers["Content-Type"].startswith("application/json")
     assert set(response.headers["Allow"].split(",")) >= {"GET", "PATCH", "DELETE"}
     assert (await response.json())["error"]["message"] == "Method Not Allowed"
+
+
+async def test_asterisk_target_404_is_json(
+    client: TestClient[Any, Any],
+) -> None:
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    reply = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 ")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body) == {"error": {"code": "NotFound", "message": "Not Found"}}
 
 
 async def test_unknown_route_404_is_json(client: TestClient[Any, Any]) -> None:
