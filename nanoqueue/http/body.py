@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -12,6 +13,8 @@ from aiohttp.web_protocol import RequestPayloadError
 from nanoqueue.errors import InvalidRequest, RequestTooLarge
 from nanoqueue.http.keys import CONFIG
 from nanoqueue.storage.stores import MAX_INTEGER, MIN_INTEGER
+
+logger = logging.getLogger(__name__)
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -29,6 +32,19 @@ async def read_body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise _too_large(limit) from exc
+    except ConnectionResetError as exc:
+        # aiohttp fails the read this way when the client closes the
+        # connection before its whole body arrived. No reply can reach the
+        # client, so it is not a server error.
+        logger.info(
+            "%s %s: the client closed the connection before sending the whole body",
+            request.method,
+            request.path,
+        )
+        raise InvalidRequest(
+            "the connection closed before the whole request body arrived; "
+            "send the body in full"
+        ) from exc
     except (HttpProcessingError, RequestPayloadError) as exc:
         encoding = request.headers.get("Content-Encoding", "none")
         raise InvalidRequest(

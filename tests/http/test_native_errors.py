@@ -184,6 +184,47 @@ async def test_asterisk_target_404_is_json(
     assert json.loads(body) == {"error": {"code": "NotFound", "message": "Not Found"}}
 
 
+async def test_client_gone_mid_body_logs_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # aiohttp's test server cancels a handler whose client leaves, where
+    # `nanoqueue serve` lets it run on, so this test runs the app as
+    # `serve` does.
+    engine = ScriptEngine()
+    queues = QueueService(engine)
+    await queues.start()
+    runner = web.AppRunner(
+        create_app(Config(), engine, queues), handle_signals=False, access_log=None
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        with caplog.at_level(logging.INFO, logger="nanoqueue"):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"POST /queues/jobs/messages HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+                b'{"body": '
+            )
+            await writer.drain()
+            # The handler waits for the rest of the body when the client leaves.
+            await asyncio.sleep(0.2)
+            writer.close()
+            await writer.wait_closed()
+            await asyncio.sleep(0.2)
+    finally:
+        await runner.cleanup()
+        await queues.stop()
+
+    errors_logged = [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+    ]
+    assert errors_logged == []
+    assert any("closed the connection" in r.getMessage() for r in caplog.records)
+
+
 async def test_unknown_route_404_is_json(client: TestClient[Any, Any]) -> None:
     response = await client.post("/nothing/here", data=b"{}")
 
