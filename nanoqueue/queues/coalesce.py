@@ -8,10 +8,10 @@ one fsync among the commits waiting for it.
 
 A run starts JOIN_PASSES passes of the event loop after its first request,
 so the requests that arrive in those passes join it. The second pass delays
-each request by one pass, and in exchange the run's fixed cost is shared
-by about twice as many requests: under 64 clients a run takes about 16
-requests in one pass and about 35 in two. A lone request on an idle server
-runs after two passes, which take microseconds.
+each request by one pass. In exchange, about twice as many requests share
+the run's fixed cost: under 64 clients a run takes about 16 requests in
+one pass and about 35 in two. A lone request on an idle server runs after
+two passes, which take microseconds.
 
 Each request still gets only its own results. When a script limit (time
 or memory) stops a joined run, each of its requests runs again alone, so one
