@@ -41,9 +41,9 @@ class AnyTarget(web.DynamicResource):
     """A resource that matches every request target, `OPTIONS *` included.
 
     The router tries it after every route with a longer fixed prefix, and
-    after the other routes under "/", which create_app adds first. A plain `/{path:.*}` route would miss the `*` target,
-    which does not start with a slash, and aiohttp would reply to it with
-    its plain-text 404.
+    after the other routes under "/", which create_app adds first. A plain
+    `/{path:.*}` route would miss the `*` target, which does not start with
+    a slash, and aiohttp would reply to it with its plain-text 404.
     """
 
     def __init__(self) -> None:

@@ -163,9 +163,10 @@ async def unmatched(request: web.Request) -> web.Response:
     """Return the native JSON error for a request that no other route takes.
 
     The reply is 405 with an Allow header when other routes take the path
-    with other methods, else 404. create_app adds this as the last route,
-    for every method and path, so that aiohttp's router never answers with
-    its plain-text errors, and the requests that do match pay nothing for it.
+    with other methods, else 404. create_app routes every method and request
+    target that no other route takes here, so that aiohttp's router never
+    replies with its plain-text errors, and requests that do match a route
+    pay nothing for it.
     """
     own = request.match_info.route.resource
     allowed: set[str] = set()
